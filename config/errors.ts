@@ -1,0 +1,84 @@
+/**
+ * The one error type for bad input. Every refusal names the key, the value that was given and
+ * what is allowed, so a person can fix it without reading code.
+ */
+export class FleetConfigError extends Error {
+  /** The config key or location, e.g. `fleet:workers[2].name` or `config/aws.yaml: region`. */
+  public readonly key: string;
+  /** The rejected value, already made safe to print (never a secret). */
+  public readonly value: string;
+  /** What would have been accepted. */
+  public readonly allowed: string;
+
+  constructor(key: string, value: unknown, allowed: string, detail?: string) {
+    const shown = describeValue(value);
+    super(`${key}: ${detail ? `${detail} ` : ""}got ${shown}; ${allowed}`);
+    this.name = "FleetConfigError";
+    this.key = key;
+    this.value = shown;
+    this.allowed = allowed;
+  }
+}
+
+/** Collects several errors so a person sees every problem at once, not one per run. */
+export class FleetConfigErrors extends FleetConfigError {
+  public readonly errors: readonly FleetConfigError[];
+
+  constructor(errors: readonly FleetConfigError[]) {
+    super(errors[0].key, errors[0].value, errors[0].allowed);
+    this.errors = errors;
+    this.name = "FleetConfigError";
+    this.message =
+      errors.length === 1
+        ? errors[0].message
+        : `${errors.length} problems in fleet's configuration:\n${errors.map((e) => `  - ${e.message}`).join("\n")}`;
+  }
+}
+
+const MAX_SHOWN = 80;
+
+/**
+ * Renders a value for an error message: JSON-ish, truncated, and with credential-looking
+ * strings masked so an error message never leaks a secret.
+ */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  let text: string;
+  if (typeof value === "string") {
+    text = looksLikeCredential(value) ? "a credential-like value (hidden)" : JSON.stringify(value);
+  } else {
+    try {
+      text = JSON.stringify(value, (_k, v: unknown) =>
+        typeof v === "string" && looksLikeCredential(v) ? "(hidden)" : v,
+      );
+    } catch {
+      text = String(value);
+    }
+    if (text === undefined) text = String(value);
+  }
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…(${text.length} chars)` : text;
+}
+
+/** Patterns of real credentials: a DigitalOcean token, AWS access key ids, private keys, and the like. */
+const CREDENTIAL_PATTERNS: readonly RegExp[] = [
+  /\bdo[opr]_v1_[a-f0-9]{32,}/i, // DigitalOcean personal/OAuth/refresh tokens
+  /\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/, // AWS access key ids
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----/, // any PEM private key
+  /\bghp_[A-Za-z0-9]{36}\b/, // GitHub tokens, often pasted by mistake
+  /\bpul-[a-f0-9]{40}\b/, // Pulumi access tokens
+  /^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)[A-Za-z0-9]{64}$/, // Hetzner-style 64-char API tokens
+];
+
+/** True when a string looks like a credential that must never be stored in plain text. */
+export function looksLikeCredential(value: string): boolean {
+  return CREDENTIAL_PATTERNS.some((p) => p.test(value));
+}
+
+/** Key names that announce a credential, whatever their value. */
+const CREDENTIAL_KEY =
+  /(token|secret|password|passwd|passphrase|access[_-]?key|api[_-]?key|credential|private[_-]?key)/i;
+
+/** True when a key name says it holds a credential (`token`, `secretAccessKey`, `password`, …). */
+export function isCredentialKey(key: string): boolean {
+  return CREDENTIAL_KEY.test(key);
+}

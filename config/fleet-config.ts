@@ -1,0 +1,461 @@
+/**
+ * Stack config → one validated, typed `FleetConfig`. Pure: the program, CloudContext and the
+ * `fleet` command all call this same function before anything reaches the engine.
+ *
+ * Layering, lowest first: `config/<cloud>.yaml` ← stack keys (`fleet:region`, `fleet:size`,
+ * `fleet:image`, applied to workers on the stack's default cloud) ← a worker item's own fields.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { z } from "zod";
+import type { WorkerSpec } from "../strategies/contract";
+import { REGISTRY, descriptor } from "../strategies/registry";
+import { type CloudDefaults, loadCloudDefaults } from "./defaults";
+import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
+import {
+  type CloudName,
+  CLOUDS,
+  DEFAULT_CLOUD,
+  isAbstractSize,
+  parseCloud,
+  validateCidr,
+  validateIdentifier,
+  validateSshPublicKey,
+  validateTag,
+  validateWorkerName,
+} from "./rules";
+
+/** The project name; config keys are `fleet:<key>`. */
+export const PROJECT = "fleet";
+
+/** The most user data any supported cloud accepts (AWS: 16 KiB). */
+export const MAX_USER_DATA_BYTES = 16 * 1024;
+
+/** Keys every stack may set, besides each cloud's `extraKeys`. */
+export const BASE_STACK_KEYS = [
+  "cloud",
+  "workers",
+  "region",
+  "size",
+  "image",
+  "sshPublicKeys",
+  "sshAllowFrom",
+  "userDataFile",
+  "tags",
+] as const;
+
+/** Every `fleet:` key a stack may set. */
+export function knownStackKeys(): string[] {
+  const extras = Object.values(REGISTRY).flatMap((d) => ("extraKeys" in d ? d.extraKeys : []));
+  return [...BASE_STACK_KEYS, ...new Set(extras)];
+}
+
+/** An item of `fleet:workers` as a person writes it: a name, or an object with overrides. */
+export type WorkerEntry = string | WorkerOverrides;
+
+/** Per-worker overrides; anything omitted comes from the stack or the cloud's defaults. */
+export interface WorkerOverrides {
+  /** The worker name. */
+  name: string;
+  /** Its own cloud; omitted → the stack's default cloud (and it moves when that changes). */
+  cloud?: CloudName;
+  /** Its own region. */
+  region?: string;
+  /** Its own size: a provider size or `small`/`medium`/`large`. */
+  size?: string;
+  /** Its own image. */
+  image?: string;
+}
+
+/** fleet's whole configuration for one stack, validated. */
+export interface FleetConfig {
+  /** The Pulumi project (`fleet`). */
+  project: string;
+  /** The stack name. */
+  stack: string;
+  /** The stack's default cloud (`fleet:cloud`). */
+  cloud: CloudName;
+  /** `fleet:workers` as written, normalised (names trimmed of nothing: they are validated). */
+  entries: WorkerEntry[];
+  /** Every worker with all settings resolved, in declaration order. */
+  workers: WorkerSpec[];
+  /** The clouds that have at least one worker, sorted. */
+  clouds: CloudName[];
+  /** `fleet:sshPublicKeys`. @default [] */
+  sshPublicKeys: string[];
+  /** `fleet:sshAllowFrom`. @default [] (no inbound traffic) */
+  sshAllowFrom: string[];
+  /** Contents of `fleet:userDataFile`, when set. */
+  userData?: string;
+  /** Ownership tags plus `fleet:tags`. */
+  tags: Record<string, string>;
+  /** Per-cloud extras (`config/<cloud>.yaml` ← `fleet:<extraKey>`), for the clouds in use. */
+  extras: Partial<Record<CloudName, Record<string, string>>>;
+}
+
+/** What `parseFleetConfig` needs besides the config values. */
+export interface ParseOptions {
+  /** Stack name, for ownership tags. */
+  stack: string;
+  /** Keys whose values are secrets. */
+  secretKeys?: ReadonlySet<string>;
+  /** Where relative paths (`fleet:userDataFile`) are resolved. @default process.cwd() */
+  projectDir?: string;
+  /** Loads a cloud's defaults. @default loadCloudDefaults (fleet's `config/<cloud>.yaml`) */
+  loadDefaults?: (cloud: CloudName) => CloudDefaults;
+  /** Reads the user-data file. @default fs.readFileSync */
+  readFile?: (file: string) => Buffer;
+}
+
+const WorkerObject = z
+  .object({
+    name: z.unknown(),
+    cloud: z.unknown().optional(),
+    region: z.unknown().optional(),
+    size: z.unknown().optional(),
+    image: z.unknown().optional(),
+  })
+  .strict();
+
+/** Parses a JSON-encoded config value (how Pulumi hands structured values to programs). */
+function parseStructured(key: string, raw: string, allowed: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new FleetConfigError(key, raw, allowed, "not valid JSON/YAML structure:");
+  }
+}
+
+function parseStringList(
+  key: string,
+  raw: string | undefined,
+  item: (k: string, v: unknown) => string,
+  allowed: string,
+): string[] {
+  if (raw === undefined || raw === "") return [];
+  let value: unknown = raw;
+  if (raw.trimStart().startsWith("[")) value = parseStructured(key, raw, allowed);
+  else value = [raw]; // a single value written as a plain string
+  if (!Array.isArray(value)) throw new FleetConfigError(key, value, allowed);
+  return value.map((v, i) => item(`${key}[${i}]`, v));
+}
+
+/** Validates one `fleet:workers` item; returns it normalised. */
+export function parseWorkerEntry(key: string, item: unknown): WorkerEntry {
+  if (typeof item === "string") return validateWorkerName(key, item);
+  if (!item || typeof item !== "object" || Array.isArray(item)) {
+    throw new FleetConfigError(
+      key,
+      item,
+      "each worker is a name, or an object { name, cloud?, region?, size?, image? }",
+      "invalid worker:",
+    );
+  }
+  const parsed = WorkerObject.safeParse(item);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const bad = issue.code === "unrecognized_keys" ? issue.keys[0] : issue.path.join(".");
+    throw new FleetConfigError(
+      `${key}.${bad}`,
+      bad,
+      "a worker object may have name, cloud, region, size and image",
+      "unknown worker field:",
+    );
+  }
+  const o = parsed.data;
+  const entry: WorkerOverrides = { name: validateWorkerName(`${key}.name`, o.name) };
+  if (o.cloud !== undefined) entry.cloud = parseCloud(`${key}.cloud`, o.cloud);
+  if (o.region !== undefined)
+    entry.region = validateIdentifier(`${key}.region`, o.region, "region");
+  if (o.size !== undefined) entry.size = validateIdentifier(`${key}.size`, o.size, "size");
+  if (o.image !== undefined) entry.image = validateIdentifier(`${key}.image`, o.image, "image");
+  return entry;
+}
+
+/**
+ * Validates a whole list of worker entries (the value of `fleet:workers`): every item, and
+ * that names are unique. Throws every problem found at once.
+ */
+export function parseWorkerEntries(key: string, value: unknown): WorkerEntry[] {
+  const allowed = "a list of worker names or { name, cloud?, region?, size?, image? } objects";
+  if (!Array.isArray(value)) throw new FleetConfigError(key, value, allowed, "not a list:");
+  const errors: FleetConfigError[] = [];
+  const seen = new Map<string, number>();
+  const entries: WorkerEntry[] = [];
+  value.forEach((item, i) => {
+    try {
+      const entry = parseWorkerEntry(`${key}[${i}]`, item);
+      const name = entryName(entry);
+      const first = seen.get(name.toLowerCase());
+      if (first !== undefined) {
+        throw new FleetConfigError(
+          `${key}[${i}]`,
+          name,
+          `worker names are unique in the stack, ignoring case (first at ${key}[${first}])`,
+          "duplicate worker name:",
+        );
+      }
+      seen.set(name.toLowerCase(), i);
+      entries.push(entry);
+    } catch (e) {
+      if (!(e instanceof FleetConfigError)) throw e;
+      errors.push(e);
+    }
+  });
+  if (errors.length) throw new FleetConfigErrors(errors);
+  return entries;
+}
+
+export function entryName(entry: WorkerEntry): string {
+  return typeof entry === "string" ? entry : entry.name;
+}
+
+/** Resolves a size: abstract sizes through the cloud's table, anything else as given. */
+export function resolveSize(size: string, defaults: CloudDefaults): string {
+  return isAbstractSize(size) ? defaults.sizes[size] : size;
+}
+
+/**
+ * Validates every `fleet:` key and the credentials of the clouds in use, and resolves each
+ * worker's settings. Throws `FleetConfigError` (all problems at once) before anything else runs.
+ */
+export function parseFleetConfig(
+  values: Readonly<Record<string, string>>,
+  options: ParseOptions,
+): FleetConfig {
+  const secretKeys = options.secretKeys ?? new Set<string>();
+  const loadDefaults = options.loadDefaults ?? ((c: CloudName) => loadCloudDefaults(c));
+  const errors: FleetConfigError[] = [];
+  const attempt = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof FleetConfigErrors) errors.push(...e.errors);
+      else if (e instanceof FleetConfigError) errors.push(e);
+      else throw e;
+      return fallback;
+    }
+  };
+  const k = (name: string) => `${PROJECT}:${name}`;
+  const known = knownStackKeys();
+
+  // Typos and credentials in fleet's own keys.
+  for (const [key, value] of Object.entries(values)) {
+    if (!key.startsWith(`${PROJECT}:`)) continue;
+    const short = key.slice(PROJECT.length + 1);
+    attempt(() => {
+      if (!known.includes(short)) {
+        throw new FleetConfigError(
+          key,
+          short,
+          `known keys: ${known.map(k).join(", ")}`,
+          "unknown config key (a typo?):",
+        );
+      }
+      if (!secretKeys.has(key) && looksLikeCredential(value)) {
+        throw new FleetConfigError(
+          key,
+          value,
+          "fleet's keys never hold credentials; put cloud credentials where the cloud expects them (see the README)",
+          "credential in plain stack config:",
+        );
+      }
+    }, undefined);
+  }
+
+  const cloud = attempt(
+    () => parseCloud(k("cloud"), values[k("cloud")] ?? DEFAULT_CLOUD),
+    DEFAULT_CLOUD,
+  );
+
+  const entries = attempt(() => {
+    const raw = values[k("workers")];
+    if (raw === undefined || raw === "") return [];
+    return parseWorkerEntries(
+      k("workers"),
+      parseStructured(k("workers"), raw, "a list of worker names or { name, … } objects"),
+    );
+  }, [] as WorkerEntry[]);
+
+  const stackRegion = attempt(() => optionalIdentifier(values, k("region"), "region"), undefined);
+  const stackSize = attempt(() => optionalIdentifier(values, k("size"), "size"), undefined);
+  const stackImage = attempt(() => optionalIdentifier(values, k("image"), "image"), undefined);
+
+  const sshPublicKeys = attempt(
+    () =>
+      parseStringList(
+        k("sshPublicKeys"),
+        values[k("sshPublicKeys")],
+        validateSshPublicKey,
+        "a list of OpenSSH public key lines",
+      ),
+    [],
+  );
+  const sshAllowFrom = attempt(
+    () =>
+      parseStringList(
+        k("sshAllowFrom"),
+        values[k("sshAllowFrom")],
+        validateCidr,
+        "a list of CIDR blocks",
+      ),
+    [],
+  );
+
+  const userData = attempt(() => readUserData(values[k("userDataFile")], options), undefined);
+
+  const userTags = attempt(() => parseTags(k("tags"), values[k("tags")]), {});
+  const tags: Record<string, string> = {
+    ...userTags,
+    "fleet:project": PROJECT,
+    "fleet:stack": options.stack,
+  };
+
+  // Resolve every worker against its cloud's defaults.
+  const defaultsByCloud = new Map<CloudName, CloudDefaults | undefined>();
+  const defaultsOf = (c: CloudName) => {
+    if (!defaultsByCloud.has(c))
+      defaultsByCloud.set(
+        c,
+        attempt(() => loadDefaults(c), undefined),
+      );
+    return defaultsByCloud.get(c);
+  };
+  const workers: WorkerSpec[] = [];
+  for (const entry of entries) {
+    const o: WorkerOverrides = typeof entry === "string" ? { name: entry } : entry;
+    const wc = o.cloud ?? cloud;
+    const d = defaultsOf(wc);
+    if (!d) continue;
+    const onDefault = wc === cloud;
+    const size = o.size ?? (onDefault ? stackSize : undefined) ?? d.size;
+    workers.push({
+      name: o.name,
+      cloud: wc,
+      region:
+        o.region ?? (onDefault ? stackRegion : undefined) ?? providerRegion(values, wc) ?? d.region,
+      size: resolveSize(size, d),
+      image: o.image ?? (onDefault ? stackImage : undefined) ?? d.image,
+    });
+  }
+  const clouds = [...new Set(workers.map((w) => w.cloud))].sort();
+
+  // Per-cloud extras: YAML defaults ← `fleet:<extraKey>`.
+  const extras: Partial<Record<CloudName, Record<string, string>>> = {};
+  for (const c of clouds) {
+    const d = defaultsOf(c);
+    const e: Record<string, string> = { ...(d?.extras ?? {}) };
+    for (const key of descriptor(c).extraKeys ?? []) {
+      const v = values[k(key)];
+      if (v !== undefined) e[key] = v;
+    }
+    extras[c] = e;
+  }
+
+  // Credentials that must be secrets, for every cloud whose settings are present.
+  for (const c of CLOUDS) {
+    for (const key of descriptor(c).credentials?.secretConfig ?? []) {
+      if (values[key] !== undefined && !secretKeys.has(key)) {
+        errors.push(
+          new FleetConfigError(
+            key,
+            "(hidden)",
+            `store it as a secret: pulumi config set --secret ${key} <value>`,
+            "credential stored in plain text:",
+          ),
+        );
+      }
+    }
+  }
+
+  if (errors.length) throw new FleetConfigErrors(errors);
+  return {
+    project: PROJECT,
+    stack: options.stack,
+    cloud,
+    entries,
+    workers,
+    clouds,
+    sshPublicKeys,
+    sshAllowFrom,
+    userData,
+    tags,
+    extras,
+  };
+}
+
+/** The region a cloud's own provider config names (e.g. `aws:region`), if any. */
+function providerRegion(
+  values: Readonly<Record<string, string>>,
+  cloud: CloudName,
+): string | undefined {
+  const key = descriptor(cloud).regionConfigKey;
+  return key ? values[key] || undefined : undefined;
+}
+
+function optionalIdentifier(
+  values: Readonly<Record<string, string>>,
+  key: string,
+  what: string,
+): string | undefined {
+  const v = values[key];
+  return v === undefined ? undefined : validateIdentifier(key, v, what);
+}
+
+function parseTags(key: string, raw: string | undefined): Record<string, string> {
+  if (raw === undefined || raw === "") return {};
+  const allowed = "a mapping of tag keys to string values, e.g. { team: batch }";
+  const value = parseStructured(key, raw, allowed);
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new FleetConfigError(key, value, allowed);
+  const out: Record<string, string> = {};
+  for (const [tk, tv] of Object.entries(value)) {
+    if (tk.startsWith("fleet:")) {
+      throw new FleetConfigError(
+        key,
+        tk,
+        "tag keys starting with 'fleet:' are fleet's own ownership tags",
+        "reserved tag key:",
+      );
+    }
+    const [vk, vv] = validateTag(key, tk, tv);
+    out[vk] = vv;
+  }
+  return out;
+}
+
+function readUserData(file: string | undefined, options: ParseOptions): string | undefined {
+  if (file === undefined || file === "") return undefined;
+  const key = `${PROJECT}:userDataFile`;
+  const full = path.resolve(options.projectDir ?? process.cwd(), file);
+  let data: Buffer;
+  try {
+    data = (options.readFile ?? fs.readFileSync)(full);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new FleetConfigError(
+      key,
+      file,
+      `a readable cloud-init file (resolved to ${full})`,
+      `user-data file not found or unreadable (${code}):`,
+    );
+  }
+  if (data.length > MAX_USER_DATA_BYTES) {
+    throw new FleetConfigError(
+      key,
+      file,
+      `user data of at most ${MAX_USER_DATA_BYTES} bytes (it is ${data.length})`,
+      "user-data file too large:",
+    );
+  }
+  const text = data.toString("utf8");
+  if (looksLikeCredential(text)) {
+    throw new FleetConfigError(
+      key,
+      file,
+      "user data is readable by anyone on the worker and in state: keep credentials out of it",
+      "credential found in user-data file:",
+    );
+  }
+  return text;
+}

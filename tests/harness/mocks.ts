@@ -1,0 +1,88 @@
+/**
+ * Pulumi mocks for tests: records every resource and invoke, returns the output-only
+ * properties fleet reads, and throws on invokes it does not expect (so a new, unmocked cloud
+ * call fails the test instead of returning nothing).
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** One registered resource, as the engine would have seen it. */
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  /** The id returned, or undefined for components. */
+  id?: string;
+}
+
+/** Output-only properties per resource type: what a real provider would return. */
+export function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+  const i = args.inputs as Record<string, unknown>;
+  switch (args.type) {
+    case "digitalocean:index/droplet:Droplet":
+      return {
+        ipv4Address: "203.0.113.10",
+        createdAt: "2026-01-02T03:04:05Z",
+        status: "active",
+        urn: `do:droplet:${args.name}`,
+      };
+    case "digitalocean:index/tag:Tag":
+      return { name: i.name ?? `${args.name}-abc1234` };
+    case "digitalocean:index/sshKey:SshKey":
+      return { fingerprint: `fp:${args.name}` };
+    case "aws:ec2/instance:Instance":
+      return { publicIp: "198.51.100.7", instanceState: "running", region: i.region };
+    case "aws:ec2/keyPair:KeyPair":
+      return { keyName: `${args.name}-kp` };
+    default:
+      return {};
+  }
+}
+
+/** The AMI every lookup resolves to under mocks. */
+export const MOCK_AMI = "ami-0123456789abcdef0";
+
+/** Waits until every resource registration has reached the mocks (an `@internal` SDK function). */
+export async function waitForRPCs(): Promise<void> {
+  const fn = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (fn) await fn();
+}
+
+export class RecordingMocks implements pulumi.runtime.Mocks {
+  public readonly resources: RecordedResource[] = [];
+  public readonly calls: { token: string; inputs: Record<string, unknown> }[] = [];
+
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+    const custom = args.custom !== false && !args.type.includes(":WorkerFleet") && args.type !== "pulumi:pulumi:Stack";
+    const id = custom ? `${args.name}-id` : undefined;
+    this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id });
+    return { id, state: { ...args.inputs, ...providerOutputs(args) } };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    this.calls.push({ token: args.token, inputs: args.inputs });
+    if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK_AMI, imageId: MOCK_AMI, name: "ubuntu" };
+    throw new Error(`unexpected invoke in test: ${args.token}`);
+  }
+
+  /** Resources of one type, in registration order. */
+  ofType(type: string): RecordedResource[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+}
+
+/**
+ * Runs `program` as a stack under fresh mocks with the given config; returns the stack's
+ * resolved outputs and the mocks that recorded it. Can be called any number of times.
+ */
+export async function runUnderMocks(
+  program: () => Promise<object>,
+  config: Record<string, string>,
+  options: { secretKeys?: string[]; stack?: string; mocks?: RecordingMocks } = {},
+): Promise<{ outputs: Record<string, unknown>; mocks: RecordingMocks }> {
+  const mocks = options.mocks ?? new RecordingMocks();
+  await pulumi.runtime.setMocks(mocks, "fleet", options.stack ?? "dev", false);
+  pulumi.runtime.setAllConfig(config, options.secretKeys ?? []);
+  const outputs = (await pulumi.runtime.runInPulumiStack(program)) ?? {};
+  await waitForRPCs();
+  return { outputs: outputs as Record<string, unknown>, mocks };
+}
