@@ -17,6 +17,8 @@ export interface CredentialSources {
   homeFiles: readonly string[];
   /** Stack config keys that hold a secret and must never be stored in plain text. */
   secretConfig: readonly string[];
+  /** A region the provider itself needs configured (config key or env vars), if any. */
+  region?: { config: string; env: readonly string[] };
   /** One sentence telling a person where the credentials belong. */
   hint: string;
 }
@@ -31,6 +33,11 @@ export interface CloudDescriptor {
   regionConfigKey?: string;
   /** Where its credentials come from; `undefined` for a cloud that needs none. */
   credentials?: CredentialSources;
+  /**
+   * The provider plugin the engine needs, named after the npm package whose version it must
+   * match; the Automation API installs it before inline updates. Absent for clouds with none.
+   */
+  plugin?: { name: string; package: string };
   /** Loads the strategy class (and its provider SDK) on first use. */
   load(): Promise<StrategyClass>;
 }
@@ -39,6 +46,7 @@ export const REGISTRY = {
   aws: {
     title: "AWS EC2",
     extraKeys: ["imageOwner"],
+    plugin: { name: "aws", package: "@pulumi/aws" },
     regionConfigKey: "aws:region",
     credentials: {
       env: [
@@ -51,12 +59,14 @@ export const REGISTRY = {
       config: ["aws:profile", "aws:accessKey"],
       homeFiles: [".aws/credentials", ".aws/config"],
       secretConfig: ["aws:accessKey", "aws:secretKey", "aws:token"],
+      region: { config: "aws:region", env: ["AWS_REGION", "AWS_DEFAULT_REGION"] },
       hint: "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; set the region with `pulumi config set aws:region <region>` or fleet:region",
     },
     load: async () => (await import("./aws")).AwsStrategy,
   },
   digitalocean: {
     title: "DigitalOcean Droplets",
+    plugin: { name: "digitalocean", package: "@pulumi/digitalocean" },
     credentials: {
       env: ["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"],
       config: ["digitalocean:token"],

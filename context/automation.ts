@@ -1,0 +1,274 @@
+/**
+ * The thin adapter from fleet's `FleetStack` to Pulumi's Automation API. Everything with a
+ * decision in it lives in CloudContext; this file only translates calls, results and errors.
+ *
+ * State: `PULUMI_BACKEND_URL` when set (Pulumi Cloud, s3://…, file://…), otherwise a file
+ * backend in the project's gitignored `.fleet/state`. Secrets: `PULUMI_CONFIG_PASSPHRASE(_FILE)`
+ * when set, otherwise a passphrase generated once into `.fleet/passphrase` (mode 0600).
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  CommandError,
+  ConcurrentUpdateError,
+  LocalWorkspace,
+  PulumiCommand,
+  type Stack,
+} from "@pulumi/pulumi/automation";
+import { fleetProgram } from "../program";
+import { type CloudName, REGISTRY } from "../strategies/registry";
+import { PROJECT } from "../config/fleet-config";
+import {
+  CancelledError,
+  type ConfigValue,
+  type FleetStack,
+  type OperationOptions,
+  StackBusyError,
+  type StateResource,
+  UpdateFailedError,
+} from "./stack";
+
+/** The Pulumi CLI version fleet installs when allowed: the one matching the pinned SDK. */
+export const PULUMI_CLI_VERSION: string = (
+  require("@pulumi/pulumi/package.json") as { version: string }
+).version;
+
+/** Where an allowed install puts the CLI. */
+export function cliInstallRoot(): string {
+  return path.join(os.homedir(), ".fleet", "pulumi", PULUMI_CLI_VERSION);
+}
+
+/** The Pulumi CLI is not installed (and fleet was not allowed to install it). */
+export class PulumiCliMissingError extends Error {
+  constructor(detail?: string) {
+    super(
+      `fleet needs the Pulumi CLI (v${PULUMI_CLI_VERSION} or newer) and found none on PATH. ` +
+        "Install it (https://www.pulumi.com/docs/install/: `curl -fsSL https://get.pulumi.com | sh` or `brew install pulumi`), " +
+        `or let fleet install v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} with --install-pulumi or FLEET_INSTALL_PULUMI=1` +
+        (detail ? ` (${detail})` : ""),
+    );
+    this.name = "PulumiCliMissingError";
+  }
+}
+
+export interface AutomationOptions {
+  /** Install the pinned Pulumi CLI when none is found. @default env FLEET_INSTALL_PULUMI=1 */
+  installPulumi?: boolean;
+  /** Told about slow one-time steps (installing the CLI or a plugin). */
+  onMessage?: (message: string) => void;
+  /** Environment for the engine. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The environment fleet gives the Pulumi CLI: backend and passphrase defaults for `workDir`. */
+export function engineEnvironment(
+  workDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!env.PULUMI_BACKEND_URL) {
+    const dir = path.join(workDir, ".fleet", "state");
+    fs.mkdirSync(dir, { recursive: true });
+    out.PULUMI_BACKEND_URL = `file://${dir}`;
+  }
+  if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    out.PULUMI_CONFIG_PASSPHRASE_FILE = ensurePassphraseFile(workDir);
+  }
+  out.PULUMI_SKIP_UPDATE_CHECK = "true";
+  return out;
+}
+
+/** Creates `.fleet/passphrase` once (0600, 32 random bytes) and returns its path; never prints it. */
+export function ensurePassphraseFile(workDir: string): string {
+  const file = path.join(workDir, ".fleet", "passphrase");
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(32).toString("base64url") + "\n", {
+      flag: "wx",
+      mode: 0o600,
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  fs.chmodSync(file, 0o600);
+  return file;
+}
+
+function isMissingCli(e: unknown): boolean {
+  const text =
+    e instanceof Error
+      ? `${e.message} ${String((e as { commandResult?: unknown }).commandResult ?? "")}`
+      : String(e);
+  return /ENOENT/.test(text) && /pulumi/i.test(text);
+}
+
+/** Opens (selecting or creating) the stack of the fleet project in `workDir`. */
+export async function openStack(
+  options: AutomationOptions & { workDir: string; stackName: string },
+): Promise<FleetStack> {
+  const env = options.env ?? process.env;
+  const envVars = engineEnvironment(options.workDir, env);
+  const args = {
+    stackName: options.stackName,
+    projectName: PROJECT,
+    program: () => fleetProgram({ projectDir: options.workDir }),
+  };
+  let pulumiCommand: PulumiCommand | undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const stack = await LocalWorkspace.createOrSelectStack(args, {
+        workDir: options.workDir,
+        envVars,
+        pulumiCommand,
+      });
+      return new AutomationStack(stack);
+    } catch (e) {
+      if (!isMissingCli(e)) throw translate(e);
+      const allowed = options.installPulumi ?? env.FLEET_INSTALL_PULUMI === "1";
+      if (!allowed || attempt > 0)
+        throw new PulumiCliMissingError(
+          attempt > 0 ? "the installed CLI did not start" : undefined,
+        );
+      options.onMessage?.(
+        `Installing the Pulumi CLI v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} (one time)…`,
+      );
+      try {
+        pulumiCommand = await PulumiCommand.install({
+          version: PULUMI_CLI_VERSION as never,
+          root: cliInstallRoot(),
+        });
+      } catch (err) {
+        throw new PulumiCliMissingError(`installing it failed: ${firstLine(err)}`);
+      }
+    }
+  }
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 200);
+}
+
+/** Maps Automation API errors to fleet's. */
+function translate(e: unknown, signal?: AbortSignal): Error {
+  if (signal?.aborted) return new CancelledError();
+  if (e instanceof ConcurrentUpdateError) return new StackBusyError();
+  if (isMissingCli(e)) return new PulumiCliMissingError();
+  if (e instanceof CommandError) {
+    const text = e.message;
+    const lines = text.split("\n").filter((l) => /error:/i.test(l));
+    return new UpdateFailedError(lines.length ? lines.slice(0, 5).join("; ").trim() : firstLine(e));
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+class AutomationStack implements FleetStack {
+  private readonly plugins = new Set<string>();
+  constructor(private readonly stack: Stack) {}
+
+  get name(): string {
+    return this.stack.name;
+  }
+
+  async getAllConfig(): Promise<Record<string, ConfigValue>> {
+    return this.stack.getAllConfig();
+  }
+
+  async setConfig(values: Record<string, ConfigValue | undefined>): Promise<void> {
+    const set: Record<string, ConfigValue> = {};
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) await this.stack.removeConfig(k);
+      else set[k] = v;
+    }
+    if (Object.keys(set).length) await this.stack.setAllConfig(set);
+  }
+
+  /** Inline programs need their provider plugins installed explicitly, once per process. */
+  private async ensurePlugins(): Promise<void> {
+    const config = await this.stack.getAllConfig();
+    const clouds = new Set<CloudName>();
+    const cloud = config[`${PROJECT}:cloud`]?.value;
+    if (cloud) clouds.add(cloud as CloudName);
+    try {
+      const entries: unknown = JSON.parse(config[`${PROJECT}:workers`]?.value ?? "[]");
+      if (Array.isArray(entries)) {
+        for (const e of entries)
+          if (e && typeof e === "object" && "cloud" in e) clouds.add(String(e.cloud) as CloudName);
+      }
+    } catch {
+      // invalid workers config is reported by the program's validation, with the key named
+    }
+    for (const [cloud, d] of Object.entries(REGISTRY) as [
+      CloudName,
+      (typeof REGISTRY)[CloudName],
+    ][]) {
+      const plugin = "plugin" in d ? d.plugin : undefined;
+      if (!plugin || this.plugins.has(plugin.name)) continue;
+      if (!clouds.has(cloud) && !(await this.inState(plugin.name))) continue;
+      const version = (require(`${plugin.package}/package.json`) as { version: string }).version;
+      await this.stack.workspace.installPlugin(plugin.name, `v${version}`);
+      this.plugins.add(plugin.name);
+    }
+  }
+
+  private async inState(pluginName: string): Promise<boolean> {
+    return (await this.resources()).some((r) =>
+      r.type.startsWith(`pulumi:providers:${pluginName}`),
+    );
+  }
+
+  async up(options: OperationOptions = {}): Promise<Record<string, unknown>> {
+    try {
+      await this.ensurePlugins();
+      const result = await this.stack.up({ onEvent: options.onEvent, signal: options.signal });
+      return plain(result.outputs);
+    } catch (e) {
+      throw translate(e, options.signal);
+    }
+  }
+
+  async destroy(options: OperationOptions = {}): Promise<void> {
+    try {
+      await this.ensurePlugins();
+      await this.stack.destroy({ onEvent: options.onEvent, signal: options.signal });
+    } catch (e) {
+      throw translate(e, options.signal);
+    }
+  }
+
+  async refresh(options: OperationOptions = {}): Promise<void> {
+    try {
+      await this.ensurePlugins();
+      await this.stack.refresh({ onEvent: options.onEvent, signal: options.signal });
+    } catch (e) {
+      throw translate(e, options.signal);
+    }
+  }
+
+  async outputs(): Promise<Record<string, unknown>> {
+    try {
+      return plain(await this.stack.outputs());
+    } catch (e) {
+      throw translate(e);
+    }
+  }
+
+  async resources(): Promise<StateResource[]> {
+    const exported = (await this.stack.exportStack()) as {
+      deployment?: { resources?: StateResource[] };
+    };
+    return (exported.deployment?.resources ?? []).map((r) => ({
+      urn: r.urn,
+      type: r.type,
+      id: r.id,
+      parent: r.parent,
+    }));
+  }
+}
+
+function plain(outputs: Record<string, { value: unknown }>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(outputs)) out[k] = v.value;
+  return out;
+}

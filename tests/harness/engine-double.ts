@@ -1,0 +1,488 @@
+/**
+ * An in-process engine double: a `FleetStack` that runs fleet's REAL program under Pulumi mocks
+ * and keeps state between runs in files, so several OS processes can share one "stack".
+ *
+ * It behaves like the engine where CloudContext can tell: resources keep their ids and outputs
+ * across updates (and inputs named by `ignoreChanges` keep their old values), resources no
+ * longer declared are deleted after the creates, a second concurrent update fails with
+ * StackBusyError, failed resources are not saved while the rest are, cancellation keeps what
+ * was done, and engine events (pre/outputs/failed/diagnostic) are emitted.
+ *
+ * Faults can be injected: failing creates/deletes by worker name, a busy stack (N times or for
+ * good), simulated provisioning latency, and workers vanishing from the "cloud" (for refresh).
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { fleetProgram } from "../../program";
+import {
+  CancelledError,
+  type ConfigValue,
+  type EngineEvent,
+  type FleetStack,
+  type OperationOptions,
+  StackBusyError,
+  type StateResource,
+  UpdateFailedError,
+} from "../../context/stack";
+import { providerOutputs, waitForRPCs } from "./mocks";
+
+/** Faults to inject, persisted in the double's directory so every process sees them. */
+export interface Faults {
+  /** Worker names whose resources fail to create, with the provider's message. */
+  failCreate?: Record<string, string>;
+  /** Worker names whose resources fail to delete. */
+  failDelete?: Record<string, string>;
+  /** The next N operations find the stack locked; "always" for good. */
+  busy?: number | "always";
+  /** Worker names gone from the cloud: the next refresh drops them from state. */
+  vanished?: string[];
+  /** Simulated provisioning latency per created or deleted custom resource, in ms. */
+  latencyMs?: number;
+}
+
+interface SavedResource {
+  urn: string;
+  type: string;
+  name: string;
+  id?: string;
+  custom: boolean;
+  state: Record<string, unknown>;
+}
+
+interface SavedState {
+  resources: SavedResource[];
+  outputs: Record<string, unknown>;
+  updates: number;
+}
+
+export interface EngineDoubleOptions {
+  /** Directory holding config.json, state.json, faults.json (shared across processes). */
+  dir: string;
+  /** @default "dev" */
+  stackName?: string;
+  /** Where the program resolves relative paths. @default dir */
+  projectDir?: string;
+}
+
+const key = (type: string, name: string) => `${type}::${name}`;
+
+function readJson<T>(file: string, fallback: T): T {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return fallback;
+    throw e;
+  }
+}
+
+function writeJson(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value));
+  fs.renameSync(tmp, file);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Reads `a`, `a.b` and `a["b"]` property paths (the forms fleet uses in ignoreChanges). */
+function parsePath(p: string): string[] {
+  const parts: string[] = [];
+  const re = /([^.[\]]+)|\["([^"]*)"\]/g;
+  for (const m of p.matchAll(re)) parts.push(m[1] ?? m[2]);
+  return parts;
+}
+
+function getPath(obj: unknown, parts: string[]): unknown {
+  let cur = obj;
+  for (const p of parts)
+    cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[p] : undefined;
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, parts: string[], value: unknown): void {
+  let cur: Record<string, unknown> = obj;
+  for (const p of parts.slice(0, -1)) {
+    const next = cur[p];
+    cur[p] = next && typeof next === "object" ? { ...(next as Record<string, unknown>) } : {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  if (value === undefined) delete cur[parts[parts.length - 1]];
+  else cur[parts[parts.length - 1]] = value;
+}
+
+const TIME_KEYS = ["createdAt", "timeCreated", "creationTimestamp", "created"];
+const IP_KEYS = ["ipv4Address", "publicIp", "ipAddress", "natIp"];
+
+export class EngineDouble implements FleetStack {
+  public readonly name: string;
+  private readonly dir: string;
+  private readonly projectDir: string;
+
+  constructor(options: EngineDoubleOptions) {
+    this.dir = options.dir;
+    this.name = options.stackName ?? "dev";
+    this.projectDir = options.projectDir ?? options.dir;
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  private file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  // ---- test controls -----------------------------------------------------------------------
+
+  /** Replaces the injected faults (seen by every process sharing the directory). */
+  setFaults(faults: Faults): void {
+    writeJson(this.file("faults.json"), faults);
+  }
+
+  faults(): Faults {
+    return readJson<Faults>(this.file("faults.json"), {});
+  }
+
+  /** The saved state, for assertions. */
+  state(): SavedState {
+    return readJson<SavedState>(this.file("state.json"), {
+      resources: [],
+      outputs: {},
+      updates: 0,
+    });
+  }
+
+  /** Marks a worker as gone from its cloud (deleted behind fleet's back). */
+  vanish(worker: string): void {
+    const f = this.faults();
+    this.setFaults({ ...f, vanished: [...(f.vanished ?? []), worker] });
+  }
+
+  // ---- FleetStack ---------------------------------------------------------------------------
+
+  async getAllConfig(): Promise<Record<string, ConfigValue>> {
+    return readJson<Record<string, ConfigValue>>(this.file("config.json"), {});
+  }
+
+  async setConfig(values: Record<string, ConfigValue | undefined>): Promise<void> {
+    const config = await this.getAllConfig();
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) delete config[k];
+      else config[k] = v;
+    }
+    writeJson(this.file("config.json"), config);
+  }
+
+  async outputs(): Promise<Record<string, unknown>> {
+    return this.state().outputs;
+  }
+
+  async resources(): Promise<StateResource[]> {
+    return this.state().resources.map((r) => ({ urn: r.urn, type: r.type, id: r.id }));
+  }
+
+  async up(options: OperationOptions = {}): Promise<Record<string, unknown>> {
+    return this.exclusive(() => this.runUp(options));
+  }
+
+  async destroy(options: OperationOptions = {}): Promise<void> {
+    await this.exclusive(async () => {
+      const prev = this.state();
+      const faults = this.faults();
+      const emit = emitter(options.onEvent);
+      const failures: { urn: string; message: string }[] = [];
+      const kept: SavedResource[] = [];
+      await Promise.all(
+        prev.resources.map(async (r) => {
+          const message = r.custom ? failureFor(r.name, faults.failDelete) : undefined;
+          if (r.custom) {
+            emit.step("resourcePreEvent", "delete", r);
+            await sleep(faults.latencyMs ?? 0);
+          }
+          if (message) {
+            failures.push({ urn: r.urn, message });
+            emit.failed(r, message);
+            kept.push(r);
+          } else if (options.signal?.aborted) {
+            kept.push(r);
+          } else if (r.custom) emit.step("resOutputsEvent", "delete", r);
+        }),
+      );
+      const components = kept.length ? prev.resources.filter((r) => !r.custom) : [];
+      this.save({
+        resources: [...components, ...kept],
+        outputs: kept.length ? prev.outputs : {},
+        updates: prev.updates + 1,
+      });
+      if (options.signal?.aborted) throw new CancelledError();
+      if (failures.length)
+        throw new UpdateFailedError(`destroy failed for ${failures.length} resources`, failures);
+    });
+  }
+
+  async refresh(options: OperationOptions = {}): Promise<void> {
+    await this.exclusive(async () => {
+      const prev = this.state();
+      const gone = new Set(this.faults().vanished ?? []);
+      const emit = emitter(options.onEvent);
+      const resources = prev.resources.filter((r) => {
+        const worker = workerOfResource(r);
+        const drop = r.custom && worker !== undefined && gone.has(worker);
+        if (drop) emit.step("resOutputsEvent", "delete", r);
+        return !drop;
+      });
+      this.save({ ...prev, resources });
+      this.setFaults({ ...this.faults(), vanished: [] });
+    });
+  }
+
+  // ---- engine -------------------------------------------------------------------------------
+
+  /** Emulates the stack lock: a second concurrent operation fails with StackBusyError. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const faults = this.faults();
+    if (faults.busy === "always") throw new StackBusyError();
+    if (typeof faults.busy === "number" && faults.busy > 0) {
+      this.setFaults({ ...faults, busy: faults.busy - 1 });
+      throw new StackBusyError();
+    }
+    const lock = this.file("engine.lock");
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, "wx");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new StackBusyError();
+      throw e;
+    }
+    try {
+      return await runExclusiveInProcess(fn);
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true });
+    }
+  }
+
+  private save(state: SavedState): void {
+    writeJson(this.file("state.json"), state);
+  }
+
+  private async runUp(options: OperationOptions): Promise<Record<string, unknown>> {
+    const prev = this.state();
+    const faults = this.faults();
+    const config = await this.getAllConfig();
+    const emit = emitter(options.onEvent);
+    const prevByKey = new Map(prev.resources.map((r) => [key(r.type, r.name), r]));
+    const mocks = new DoubleMocks(prevByKey, faults, options.signal, emit);
+
+    await pulumi.runtime.setMocks(mocks, "fleet", this.name, false);
+    const values: Record<string, string> = {};
+    const secrets: string[] = [];
+    for (const [k, v] of Object.entries(config)) {
+      values[k] = v.value;
+      if (v.secret) secrets.push(k);
+    }
+    pulumi.runtime.setAllConfig(values, secrets);
+
+    let outputs: Record<string, unknown>;
+    try {
+      outputs =
+        ((await pulumi.runtime.runInPulumiStack(async () => {
+          pulumi.runtime.registerStackTransformation((args) => {
+            if (args.opts.ignoreChanges?.length)
+              mocks.ignore.set(key(args.type, args.name), args.opts.ignoreChanges);
+            return undefined;
+          });
+          return fleetProgram({ projectDir: this.projectDir });
+        })) as Record<string, unknown> | undefined) ?? {};
+      await waitForRPCs();
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      emit.diagnostic(message);
+      throw new UpdateFailedError(`the program failed: ${message.split("\n")[0]}`);
+    }
+
+    // URNs as the mock monitor computed them (with the parent's type).
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      resources?: Map<string, { urn: string }>;
+    };
+    const urns = new Map<string, string>();
+    for (const urn of monitor.resources?.keys() ?? []) {
+      const parts = urn.split("::");
+      urns.set(key(parts[2].split("$").pop() ?? "", parts[3]), urn);
+    }
+
+    const next: SavedResource[] = [];
+    const failures = [...mocks.failures];
+    for (const [k, r] of mocks.registered) {
+      const urn = urns.get(k) ?? `urn:pulumi:${this.name}::fleet::${r.type}::${r.name}`;
+      r.urn = urn;
+      if (mocks.failed.has(k) || mocks.cancelled.has(k)) continue;
+      next.push(r);
+    }
+    for (const f of failures) f.urn = urns.get(f.urn) ?? f.urn;
+    for (const f of failures) emit.failedUrn(f.urn, f.message);
+
+    // Delete what is no longer declared, after the creates (the engine's order).
+    const deletions = prev.resources.filter((r) => !mocks.registered.has(key(r.type, r.name)));
+    await Promise.all(
+      deletions.map(async (r) => {
+        if (options.signal?.aborted) return next.push(r);
+        const message = r.custom ? failureFor(r.name, faults.failDelete) : undefined;
+        if (r.custom) {
+          emit.step("resourcePreEvent", "delete", r);
+          await sleep(faults.latencyMs ?? 0);
+        }
+        if (message) {
+          failures.push({ urn: r.urn, message });
+          emit.failed(r, message);
+          next.push(r);
+        } else if (r.custom) emit.step("resOutputsEvent", "delete", r);
+        return undefined;
+      }),
+    );
+
+    const ok = !failures.length && !options.signal?.aborted;
+    this.save({ resources: next, outputs: ok ? outputs : prev.outputs, updates: prev.updates + 1 });
+    if (options.signal?.aborted) throw new CancelledError();
+    if (failures.length)
+      throw new UpdateFailedError(`update failed for ${failures.length} resources`, failures);
+    return outputs;
+  }
+}
+
+/** Mocks that remember state across runs, fail and delay on demand, and emit step events. */
+class DoubleMocks implements pulumi.runtime.Mocks {
+  readonly registered = new Map<string, SavedResource>();
+  readonly failed = new Set<string>();
+  readonly cancelled = new Set<string>();
+  readonly failures: { urn: string; message: string }[] = [];
+  readonly ignore = new Map<string, string[]>();
+
+  constructor(
+    private readonly prev: Map<string, SavedResource>,
+    private readonly faults: Faults,
+    private readonly signal: AbortSignal | undefined,
+    private readonly emit: ReturnType<typeof emitter>,
+  ) {}
+
+  async newResource(
+    args: pulumi.runtime.MockResourceArgs,
+  ): Promise<{ id: string | undefined; state: Record<string, unknown> }> {
+    const k = key(args.type, args.name);
+    const custom =
+      args.custom !== false &&
+      !args.type.includes(":WorkerFleet") &&
+      args.type !== "pulumi:pulumi:Stack";
+    const inputs = { ...(args.inputs as Record<string, unknown>) };
+    delete inputs.__provider; // dynamic providers' serialized code: not worth keeping
+    const old = this.prev.get(k);
+    let id: string | undefined;
+    let state: Record<string, unknown>;
+    if (old) {
+      id = old.id;
+      state = { ...old.state, ...inputs };
+      for (const p of this.ignore.get(k) ?? []) {
+        const parts = parsePath(p);
+        setPath(state, parts, getPath(old.state, parts));
+      }
+    } else {
+      id = custom ? `${args.name}-${crypto.randomBytes(4).toString("hex")}` : undefined;
+      state = { ...inputs, ...providerOutputs(args) };
+      const now = new Date().toISOString();
+      for (const t of TIME_KEYS) if (t in state) state[t] = now;
+      for (const ip of IP_KEYS) if (ip in state) state[ip] = uniqueIp();
+      if (custom) {
+        const record = { urn: k, type: args.type, name: args.name, id, custom, state };
+        this.emit.step("resourcePreEvent", "create", record);
+        await sleep(this.faults.latencyMs ?? 0);
+        const message = failureFor(args.name, this.faults.failCreate);
+        if (message) {
+          this.failed.add(k);
+          this.failures.push({ urn: k, message });
+        } else if (this.signal?.aborted) {
+          this.cancelled.add(k);
+        } else {
+          this.emit.step("resOutputsEvent", "create", record);
+        }
+      }
+    }
+    this.registered.set(k, { urn: k, type: args.type, name: args.name, id, custom, state });
+    return { id, state };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
+    throw new Error(`engine double: unexpected invoke ${args.token}`);
+  }
+}
+
+/** A fresh address in 10.0.0.0/8 for each created resource. */
+function uniqueIp(): string {
+  const b = crypto.randomBytes(3);
+  return `10.${b[0]}.${b[1]}.${(b[2] % 254) + 1}`;
+}
+
+/** The worker a resource belongs to by fleet's naming rule (`<cloud>-<worker>` under a WorkerFleet). */
+function workerOfResource(r: SavedResource): string | undefined {
+  const chain = r.urn.split("::")[2]?.split("$") ?? [];
+  const parent = chain.length >= 2 ? chain[chain.length - 2] : "";
+  const m = /^fleet:([^:]+):WorkerFleet$/.exec(parent);
+  return m && r.name.startsWith(`${m[1]}-`) ? r.name.slice(m[1].length + 1) : undefined;
+}
+
+/** The injected message for a resource named `<cloud>-<worker>`, if its worker is listed. */
+function failureFor(
+  resourceName: string,
+  table: Record<string, string> | undefined,
+): string | undefined {
+  if (!table) return undefined;
+  for (const [worker, message] of Object.entries(table)) {
+    if (resourceName.endsWith(`-${worker}`)) return message;
+  }
+  return undefined;
+}
+
+/** Pulumi's runtime is process-global: serialize runs of the double inside one process. */
+let inProcess: Promise<unknown> = Promise.resolve();
+function runExclusiveInProcess<T>(fn: () => Promise<T>): Promise<T> {
+  const run = inProcess.then(fn, fn);
+  inProcess = run.catch(() => undefined);
+  return run;
+}
+
+function emitter(onEvent: ((e: EngineEvent) => void) | undefined) {
+  let sequence = 0;
+  const send = (e: Omit<EngineEvent, "sequence" | "timestamp">) =>
+    onEvent?.({
+      ...e,
+      sequence: sequence++,
+      timestamp: Math.floor(Date.now() / 1000),
+    } as EngineEvent);
+  const meta = (op: string, r: { urn: string; type: string }) => ({
+    op,
+    urn: r.urn,
+    type: r.type,
+    provider: "",
+  });
+  return {
+    step(
+      kind: "resourcePreEvent" | "resOutputsEvent",
+      op: string,
+      r: { urn: string; type: string },
+    ) {
+      send({ [kind]: { metadata: meta(op, r) } } as Omit<EngineEvent, "sequence" | "timestamp">);
+    },
+    failed(r: { urn: string; type: string }, message: string) {
+      this.failedUrn(r.urn, message, r.type);
+    },
+    failedUrn(urn: string, message: string, type = "") {
+      send({
+        resOpFailedEvent: { metadata: meta("create", { urn, type }), status: 1, steps: 1 },
+      } as Omit<EngineEvent, "sequence" | "timestamp">);
+      send({ diagnosticEvent: { urn, message, color: "never", severity: "error" } });
+    },
+    diagnostic(message: string) {
+      send({ diagnosticEvent: { message, color: "never", severity: "error" } });
+    },
+  };
+}
