@@ -82,13 +82,13 @@ export function progressOf(
   if (pre) {
     const worker = workerOf(pre.urn);
     if (!worker || pre.op === "same" || pre.op === "read") return undefined;
-    return { worker, state: `${verb(pre.op)}ing` };
+    return { worker, state: verb(pre.op)[0] };
   }
   const out = event.resOutputsEvent?.metadata;
   if (out) {
     const worker = workerOf(out.urn);
     if (!worker || out.op === "same" || out.op === "read") return undefined;
-    return { worker, state: `${verb(out.op)}d` };
+    return { worker, state: verb(out.op)[1] };
   }
   const failed = event.resOpFailedEvent?.metadata;
   if (failed) {
@@ -98,9 +98,11 @@ export function progressOf(
   return undefined;
 }
 
-function verb(op: string): string {
-  if (op === "create" || op === "create-replacement") return "creat";
-  if (op === "delete" || op === "delete-replaced" || op === "discard") return "delet";
-  if (op === "replace") return "replac";
-  return "updat";
+/** The progress words for a step: [while running, when done]. */
+function verb(op: string): [string, string] {
+  if (op === "create" || op === "create-replacement") return ["creating", "created"];
+  if (op === "delete" || op === "delete-replaced" || op === "discard")
+    return ["deleting", "deleted"];
+  if (op === "replace") return ["replacing", "replaced"];
+  return ["updating", "updated"];
 }

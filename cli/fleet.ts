@@ -1,0 +1,353 @@
+#!/usr/bin/env node
+/**
+ * The `fleet` command: a thin CLI over CloudContext. Tables for people, `--json` for scripts,
+ * live per-worker progress on stderr, one line per error. Exit codes: 0 ok, 1 failure,
+ * 2 usage error, 130 interrupted.
+ *
+ * Start-up stays fast: the Pulumi SDK is loaded only when a command runs, never for `--help`.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { CloudContext } from "../context/cloud-context";
+import type { Progress } from "../context/events";
+import type { Worker } from "../strategies/contract";
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+
+interface GlobalOptions {
+  stack: string;
+  cwd: string;
+  json?: boolean;
+  quiet?: boolean;
+  installPulumi?: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a whole number of at least 1, got "${value}"`);
+  }
+  return n;
+}
+
+function stderr(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Renders workers as a table (cli-table3), or a note when there are none. */
+function table(workers: readonly Worker[]): string {
+  if (!workers.length) return "no workers";
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Table = require("cli-table3") as typeof import("cli-table3");
+  const t = new Table({
+    head: ["NAME", "CLOUD", "REGION", "SIZE", "IP", "CREATED", "STATUS"],
+    style: { head: [], border: [] },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+  });
+  for (const w of workers)
+    t.push([w.name, w.cloud, w.region, w.size, w.ip || "-", w.createdAt || "-", w.status]);
+  return t.toString();
+}
+
+/** Live progress: an ora spinner on a terminal, plain lines otherwise; always on stderr. */
+function progressReporter(opts: GlobalOptions): {
+  onProgress: (p: Progress) => void;
+  stop: () => void;
+  start: (text: string) => void;
+} {
+  if (opts.quiet || opts.json) {
+    return { onProgress: () => undefined, stop: () => undefined, start: () => undefined };
+  }
+  const tty = process.stderr.isTTY === true;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const spinner = tty
+    ? (require("ora") as typeof import("ora"))({ stream: process.stderr })
+    : undefined;
+  const done = new Set<string>();
+  let total = 0;
+  return {
+    start(text) {
+      if (spinner) spinner.start(text);
+      else stderr(text);
+    },
+    onProgress(p) {
+      const line = `${p.worker}: ${p.state}${p.detail ? ` (${p.detail})` : ""}`;
+      if (/(ed|failed)$/.test(p.state)) done.add(p.worker);
+      else total = Math.max(total, done.size + 1);
+      if (spinner) {
+        if (/(ed|failed)$/.test(p.state))
+          spinner[p.state === "failed" ? "fail" : "succeed"](line).start(`${done.size} done`);
+        else spinner.text = line;
+      } else stderr(line);
+    },
+    stop() {
+      spinner?.stop();
+    },
+  };
+}
+
+async function openContext(
+  opts: GlobalOptions,
+  signal: AbortSignal,
+  onProgress: (p: Progress) => void,
+): Promise<CloudContext> {
+  const { CloudContext } = await import("../context/cloud-context");
+  const common = { onProgress, signal, onMessage: (m: string) => !opts.quiet && stderr(m) };
+  const doubleDir = process.env.FLEET_TEST_ENGINE_DOUBLE;
+  if (doubleDir) {
+    // Tests only: drive the in-process engine double instead of the Pulumi CLI.
+    const { EngineDouble } = await import("../tests/harness/engine-double");
+    const stack = new EngineDouble({ dir: doubleDir, stackName: opts.stack, projectDir: opts.cwd });
+    return new CloudContext({
+      ...common,
+      stack,
+      projectDir: opts.cwd,
+      retry: { baseDelayMs: 20, maxDelayMs: 200, attempts: 8 },
+    });
+  }
+  return CloudContext.open({
+    ...common,
+    workDir: opts.cwd,
+    stackName: opts.stack,
+    installPulumi: opts.installPulumi,
+  });
+}
+
+function print(opts: GlobalOptions, workers: readonly Worker[], what?: string): void {
+  if (opts.json) process.stdout.write(`${JSON.stringify(workers, null, 2)}\n`);
+  else {
+    if (what && !opts.quiet) stderr(what);
+    process.stdout.write(`${table(workers)}\n`);
+  }
+}
+
+/** Validates names and cloud with the program's own rules before the engine is even opened. */
+async function validateFirst(names: readonly string[], cloud?: string): Promise<void> {
+  const { validateWorkerName, parseCloud } = await import("../config/rules");
+  names.forEach((n, i) => validateWorkerName(`names[${i}]`, n));
+  if (cloud !== undefined) parseCloud("cloud", cloud);
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    throw new UsageError(
+      "refusing to delete every worker without --yes (there is no terminal to ask)",
+    );
+  }
+  const readline = await import("node:readline/promises");
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Builds the program; exported so tests can inspect it without spawning. */
+export function buildProgram(
+  run: (
+    fn: (
+      opts: GlobalOptions,
+      ctx: () => Promise<CloudContext>,
+      reporter: ReturnType<typeof progressReporter>,
+    ) => Promise<void>,
+    cmd: Command,
+  ) => Promise<void>,
+): Command {
+  const program = new Command("fleet")
+    .description(
+      "Multi-cloud worker orchestration on Pulumi: create, list and delete worker VMs on any cloud.",
+    )
+    .option("-s, --stack <name>", "the stack to use", process.env.FLEET_STACK ?? "dev")
+    .option("-C, --cwd <dir>", "the fleet project directory", process.cwd())
+    .option("--json", "machine-readable output on stdout")
+    .option("-q, --quiet", "no progress output")
+    .option(
+      "--install-pulumi",
+      "install the pinned Pulumi CLI if it is missing (or FLEET_INSTALL_PULUMI=1)",
+    )
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  program
+    .command("create")
+    .description("create workers: the names given, or --count random ones (default 1)")
+    .argument("[names...]", "worker names (letters, digits, - and .)")
+    .option("-n, --count <n>", "create this many workers with random names", parseCount)
+    .addOption(
+      new Option("--cloud <cloud>", "put them in this cloud instead of the stack's default"),
+    )
+    .action((names: string[], o: { count?: number; cloud?: string }, cmd: Command) =>
+      run(async (opts, ctx, rep) => {
+        if (names.length && o.count) throw new UsageError("give names or --count, not both");
+        await validateFirst(names, o.cloud);
+        const c = await ctx();
+        rep.start(`creating ${names.length || o.count || 1} worker(s) on stack ${c.stackName}…`);
+        const made = await c.createWorkers(names.length ? names : (o.count ?? 1), {
+          cloud: o.cloud as never,
+        });
+        rep.stop();
+        print(opts, made, `created ${made.length} worker(s)`);
+      }, cmd),
+    );
+
+  program
+    .command("delete")
+    .description("delete the named workers")
+    .argument("<names...>", "worker names")
+    .action((names: string[], _o: unknown, cmd: Command) =>
+      run(async (opts, ctx, rep) => {
+        await validateFirst(names);
+        const c = await ctx();
+        rep.start(`deleting ${names.length} worker(s)…`);
+        await c.deleteWorkers(names);
+        rep.stop();
+        if (opts.json) process.stdout.write(`${JSON.stringify({ deleted: names })}\n`);
+        else if (!opts.quiet) stderr(`deleted ${names.join(", ")}`);
+      }, cmd),
+    );
+
+  program
+    .command("delete-all")
+    .description("delete every worker of the stack (and only what the stack manages)")
+    .option("-y, --yes", "do not ask for confirmation")
+    .action((o: { yes?: boolean }, cmd: Command) =>
+      run(async (opts, ctx, rep) => {
+        if (!o.yes && !(await confirm(`Delete every worker of stack "${opts.stack}"?`))) {
+          stderr("nothing deleted");
+          return;
+        }
+        const c = await ctx();
+        rep.start("deleting all workers…");
+        await c.deleteAllWorkers();
+        rep.stop();
+        if (opts.json) process.stdout.write(`${JSON.stringify({ deleted: "all" })}\n`);
+        else if (!opts.quiet) stderr("deleted all workers");
+      }, cmd),
+    );
+
+  program
+    .command("list")
+    .alias("ls")
+    .description("list workers: name, cloud, region, size, IP, creation time, status")
+    .option("-r, --refresh", "reconcile with the clouds first; vanished workers show as missing")
+    .action((o: { refresh?: boolean }, cmd: Command) =>
+      run(async (opts, ctx, rep) => {
+        const c = await ctx();
+        if (o.refresh) rep.start("refreshing from the clouds…");
+        const workers = await c.getAllWorkers({ refresh: o.refresh });
+        rep.stop();
+        print(opts, workers);
+      }, cmd),
+    );
+
+  program
+    .command("use")
+    .description(
+      "switch the stack's default cloud; workers without their own cloud move (new ones first)",
+    )
+    .argument("<cloud>", "the cloud to use")
+    .action((cloud: string, _o: unknown, cmd: Command) =>
+      run(async (opts, ctx, rep) => {
+        await validateFirst([], cloud);
+        const c = await ctx();
+        rep.start(`moving workers to ${cloud}…`);
+        const workers = await c.useCloud(cloud as never);
+        rep.stop();
+        print(opts, workers, `stack ${c.stackName} now uses ${cloud}`);
+      }, cmd),
+    );
+
+  program
+    .command("sync")
+    .description(
+      "run an update with the stack config as it is (converge after a failure or a hand edit)",
+    )
+    .action((_o: unknown, cmd: Command) =>
+      run(async (opts, ctx, rep) => {
+        const c = await ctx();
+        rep.start("converging…");
+        const workers = await c.sync();
+        rep.stop();
+        print(opts, workers);
+      }, cmd),
+    );
+
+  program
+    .command("env")
+    .description(
+      "print the environment that makes plain `pulumi up` use fleet's backend and passphrase",
+    )
+    .action((_o: unknown, cmd: Command) =>
+      run(async (opts) => {
+        const { engineEnvironment } = await import("../context/automation");
+        const env = engineEnvironment(opts.cwd);
+        delete env.PULUMI_SKIP_UPDATE_CHECK;
+        for (const [k, v] of Object.entries(env))
+          process.stdout.write(`export ${k}=${JSON.stringify(v)}\n`);
+      }, cmd),
+    );
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      stderr("fleet: cancelling the running update (Ctrl-C again to quit now)…");
+      controller.abort();
+    } else process.exit(EXIT.interrupted);
+  };
+  process.on("SIGINT", onSigint);
+
+  const program = buildProgram(async (fn, cmd) => {
+    const opts = cmd.optsWithGlobals<GlobalOptions>();
+    const reporter = progressReporter(opts);
+    try {
+      await fn(opts, () => openContext(opts, controller.signal, reporter.onProgress), reporter);
+    } catch (e) {
+      reporter.stop();
+      code = reportError(e, controller.signal.aborted);
+    }
+  });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      code =
+        e.exitCode === 0 || e.code === "commander.helpDisplayed" || e.code === "commander.version"
+          ? EXIT.ok
+          : EXIT.usage;
+    } else code = reportError(e, false);
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+  return code;
+}
+
+function reportError(e: unknown, aborted: boolean): number {
+  if (e instanceof UsageError) {
+    stderr(`fleet: ${e.message}`);
+    return EXIT.usage;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  const sub = (err as { errors?: readonly Error[] }).errors;
+  const lines = sub && sub.length > 1 ? sub.map((s) => s.message) : [err.message];
+  for (const line of lines) stderr(`fleet: error: ${line.split("\n")[0]}`);
+  if (process.env.FLEET_DEBUG && err.stack) stderr(err.stack);
+  return aborted || err.name === "CancelledError" ? EXIT.interrupted : EXIT.failure;
+}
+
+if (require.main === module) {
+  // Exit explicitly once output is flushed: an engine run can leave handles open.
+  void main(process.argv.slice(2)).then((code) => {
+    process.stdout.write("", () => process.exit(code));
+  });
+}
