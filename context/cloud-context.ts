@@ -22,7 +22,7 @@ import {
 } from "../config/fleet-config";
 import { type CloudName, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
-import { CLOUDS } from "../strategies/registry";
+import { CLOUDS, descriptor } from "../strategies/registry";
 import { FailureCollector, type Progress, progressOf, urnName, workerOfUrn } from "./events";
 import { type LockOptions, withLock } from "./lock";
 import {
@@ -401,6 +401,14 @@ export class CloudContext {
       const workers = parseWorkersOutput(outputs);
       for (const m of applied) settle(m, workers);
     } catch (error) {
+      if (error instanceof StackBusyError) {
+        // Nothing ran: put the config back exactly as it was and say why.
+        const revert: Record<string, ConfigValue | undefined> = {};
+        for (const k of Object.keys(changes)) revert[k] = before[k];
+        await this.stack.setConfig(revert);
+        for (const m of applied) m.done.reject(error);
+        return;
+      }
       await this.recover(error, collector, applied, current, involved);
     }
   }
@@ -693,13 +701,14 @@ function wasDeleted(name: string, applied: Mutation[]): boolean {
 }
 
 /**
- * Worker names that have a resource in state, by fleet's naming rule: a custom resource whose
- * parent is the `fleet:<cloud>:WorkerFleet` component and whose name is `<cloud>-<worker>`.
- * Read from URNs alone (`…::fleet:aws:WorkerFleet$aws:ec2/instance:Instance::aws-w1`).
+ * Worker names that have a resource in state: a resource of the cloud's worker type (from the
+ * registry) whose parent is the `fleet:<cloud>:WorkerFleet` component and whose name is
+ * `<cloud>-<worker>`. Read from URNs alone
+ * (`…::fleet:aws:WorkerFleet$aws:ec2/instance:Instance::aws-w1`).
  */
 export function existingWorkers(
   resources: readonly StateResource[],
-  clouds: readonly string[],
+  clouds: readonly CloudName[],
 ): Set<string> {
   const out = new Set<string>();
   for (const r of resources) {
@@ -709,9 +718,12 @@ export function existingWorkers(
     const chain = parts[parts.length - 2].split("$");
     const parentType = chain.length >= 2 ? chain[chain.length - 2] : "";
     const m = /^fleet:([^:]+):WorkerFleet$/.exec(parentType);
+    if (!m || !(clouds as readonly string[]).includes(m[1])) continue;
+    const cloud = m[1] as CloudName;
     const name = urnName(r.urn);
-    if (m && clouds.includes(m[1]) && name.startsWith(`${m[1]}-`))
-      out.add(name.slice(m[1].length + 1));
+    if (chain[chain.length - 1] === descriptor(cloud).workerType && name.startsWith(`${cloud}-`)) {
+      out.add(name.slice(cloud.length + 1));
+    }
   }
   return out;
 }

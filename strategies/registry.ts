@@ -38,6 +38,8 @@ export interface CloudDescriptor {
    * match; the Automation API installs it before inline updates. Absent for clouds with none.
    */
   plugin?: { name: string; package: string };
+  /** The type token of the resource that is one worker (its name is `<cloud>-<worker>`). */
+  workerType: string;
   /** Loads the strategy class (and its provider SDK) on first use. */
   load(): Promise<StrategyClass>;
 }
@@ -62,6 +64,7 @@ export const REGISTRY = {
       region: { config: "aws:region", env: ["AWS_REGION", "AWS_DEFAULT_REGION"] },
       hint: "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; set the region with `pulumi config set aws:region <region>` or fleet:region",
     },
+    workerType: "aws:ec2/instance:Instance",
     load: async () => (await import("./aws")).AwsStrategy,
   },
   digitalocean: {
@@ -74,11 +77,13 @@ export const REGISTRY = {
       secretConfig: ["digitalocean:token"],
       hint: "set the DIGITALOCEAN_TOKEN environment variable, or store the token as a secret with `pulumi config set --secret digitalocean:token <token>`",
     },
+    workerType: "digitalocean:index/droplet:Droplet",
     load: async () => (await import("./digitalocean")).DigitalOceanStrategy,
   },
   local: {
     title: "local processes",
     extraKeys: ["localCommand"],
+    workerType: "pulumi-nodejs:dynamic:Resource",
     load: async () => (await import("./local")).LocalStrategy,
   },
 } as const satisfies Record<string, CloudDescriptor>;
