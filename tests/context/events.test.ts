@@ -1,0 +1,66 @@
+import { expect } from "chai";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { FailureCollector, progressOf, urnName, urnType, workerOfUrn } from "../../context/events";
+
+const URN = "urn:pulumi:dev::fleet::fleet:aws:WorkerFleet$aws:ec2/instance:Instance::aws-w1";
+
+function ev(e: Partial<EngineEvent>): EngineEvent {
+  return { sequence: 0, timestamp: 0, ...e } as EngineEvent;
+}
+const meta = (op: string) =>
+  ({ op, urn: URN, type: "aws:ec2/instance:Instance", provider: "" }) as never;
+
+describe("engine events", () => {
+  it("parses URNs", () => {
+    expect(urnName(URN)).to.equal("aws-w1");
+    expect(urnType(URN)).to.equal("aws:ec2/instance:Instance");
+    expect(workerOfUrn(URN, ["w1"], ["aws"])).to.equal("w1");
+    expect(workerOfUrn(URN, ["w2"], ["aws"])).to.equal(undefined);
+  });
+
+  it("maps steps to per-worker progress", () => {
+    const of = (u: string) => workerOfUrn(u, ["w1"], ["aws"]);
+    expect(progressOf(ev({ resourcePreEvent: { metadata: meta("create") } }), of)).to.deep.equal({
+      worker: "w1",
+      state: "creating",
+    });
+    expect(progressOf(ev({ resOutputsEvent: { metadata: meta("create") } }), of)).to.deep.equal({
+      worker: "w1",
+      state: "created",
+    });
+    expect(progressOf(ev({ resourcePreEvent: { metadata: meta("delete") } }), of)).to.deep.equal({
+      worker: "w1",
+      state: "deleting",
+    });
+    expect(progressOf(ev({ resOutputsEvent: { metadata: meta("same") } }), of)).to.equal(undefined);
+    expect(
+      progressOf(ev({ resOpFailedEvent: { metadata: meta("create"), status: 1, steps: 1 } }), of),
+    ).to.deep.equal({
+      worker: "w1",
+      state: "failed",
+    });
+  });
+
+  it("collects failures with their reasons", () => {
+    const c = new FailureCollector();
+    c.onEvent(ev({ resOpFailedEvent: { metadata: meta("create"), status: 1, steps: 1 } }));
+    c.onEvent(
+      ev({
+        diagnosticEvent: {
+          urn: URN,
+          message: "error: InsufficientInstanceCapacity\n",
+          color: "never",
+          severity: "error",
+        },
+      }),
+    );
+    c.onEvent(
+      ev({ diagnosticEvent: { message: "update failed", color: "never", severity: "error" } }),
+    );
+    c.onEvent(ev({ diagnosticEvent: { message: "just info", color: "never", severity: "info" } }));
+    expect(c.failures).to.deep.equal([
+      { urn: URN, message: "error: InsufficientInstanceCapacity" },
+    ]);
+    expect(c.messages).to.deep.equal(["update failed"]);
+  });
+});
