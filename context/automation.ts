@@ -42,12 +42,15 @@ export function cliInstallRoot(): string {
 
 /** The Pulumi CLI is not installed (and fleet was not allowed to install it). */
 export class PulumiCliMissingError extends Error {
-  constructor(detail?: string) {
+  /** @param installFailure why fleet's own install of the CLI failed, when it tried one */
+  constructor(installFailure?: string) {
+    const byHand =
+      "install it (https://www.pulumi.com/docs/install/: `curl -fsSL https://get.pulumi.com | sh` or `brew install pulumi`)";
     super(
-      `fleet needs the Pulumi CLI (v${PULUMI_CLI_VERSION} or newer) and found none on PATH. ` +
-        "Install it (https://www.pulumi.com/docs/install/: `curl -fsSL https://get.pulumi.com | sh` or `brew install pulumi`), " +
-        `or let fleet install v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} with --install-pulumi or FLEET_INSTALL_PULUMI=1` +
-        (detail ? ` (${detail})` : ""),
+      installFailure
+        ? `fleet needs the Pulumi CLI and could not install v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} (${installFailure}); ${byHand} and run again`
+        : `fleet needs the Pulumi CLI (v${PULUMI_CLI_VERSION} or newer) and found none on PATH; ${byHand}, ` +
+            `or let fleet install v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} with --install-pulumi or FLEET_INSTALL_PULUMI=1`,
     );
     this.name = "PulumiCliMissingError";
   }
@@ -140,7 +143,7 @@ export async function openStack(
           root: cliInstallRoot(),
         });
       } catch (err) {
-        throw new PulumiCliMissingError(`installing it failed: ${firstLine(err)}`);
+        throw new PulumiCliMissingError(firstLine(err));
       }
     }
   }
