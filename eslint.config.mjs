@@ -8,6 +8,10 @@ export default tseslint.config(
   {
     files: ["**/*.ts"],
     plugins: { "@pulumi": pulumi },
+    // The @pulumi rules need type information.
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       "@pulumi/no-output-in-template-literal": "error",
       "@pulumi/no-output-instance-in-template-literal": "error",

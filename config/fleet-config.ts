@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import type { WorkerSpec } from "../strategies/contract";
-import { REGISTRY, descriptor } from "../strategies/registry";
+import { REGISTRY, assertSshKeys, assertWorkerNames, descriptor } from "../strategies/registry";
 import { type CloudDefaults, loadCloudDefaults } from "./defaults";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
 import {
@@ -339,6 +339,18 @@ export function parseFleetConfig(
     });
   }
   const clouds = [...new Set(workers.map((w) => w.cloud))].sort();
+  // Each cloud's own rules: names (e.g. GCP's lowercase names) and required SSH keys.
+  for (const c of clouds) {
+    attempt(
+      () =>
+        assertWorkerNames(
+          c,
+          workers.filter((w) => w.cloud === c),
+        ),
+      undefined,
+    );
+    attempt(() => assertSshKeys(c, sshPublicKeys), undefined);
+  }
 
   // Per-cloud extras: YAML defaults ← `fleet:<extraKey>`.
   const extras: Partial<Record<CloudName, Record<string, string>>> = {};

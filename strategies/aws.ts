@@ -6,7 +6,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type StrategyArgs, type Worker, type WorkerSpec, WorkerFleet } from "./contract";
+import { type StrategyArgs, type Worker, WorkerFleet } from "./contract";
+import { byRegion } from "./grouping";
 
 /** The tag that records a worker's creation time; written once, then ignored on updates. */
 export const CREATED_AT_TAG = "fleet:createdAt";
@@ -19,12 +20,7 @@ export function isAmiId(image: string): boolean {
   return /^ami-[0-9a-f]{8,17}$/.test(image);
 }
 
-/** Groups workers by region, keeping declaration order inside each group. */
-export function byRegion(workers: readonly WorkerSpec[]): Map<string, WorkerSpec[]> {
-  const out = new Map<string, WorkerSpec[]>();
-  for (const w of workers) out.set(w.region, [...(out.get(w.region) ?? []), w]);
-  return out;
-}
+export { byRegion } from "./grouping";
 
 export class AwsStrategy extends WorkerFleet {
   /** Security group ids, one per region in use. */

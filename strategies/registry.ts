@@ -5,6 +5,7 @@
  * Entries are light: a strategy's module (and with it the provider SDK) is loaded only by
  * `load()`, so a DigitalOcean stack never loads `@pulumi/aws` and the reverse.
  */
+import { FleetConfigError } from "../config/errors";
 import type { StrategyClass } from "./contract";
 
 /** How a cloud finds its credentials; used to fail early, before any engine call. */
@@ -21,6 +22,14 @@ export interface CredentialSources {
   region?: { config: string; env: readonly string[] };
   /** One sentence telling a person where the credentials belong. */
   hint: string;
+}
+
+/** A cloud's naming rule for worker names. */
+export interface NameRule {
+  /** What a valid name matches. */
+  pattern: RegExp;
+  /** The rule in words, for error messages. */
+  rule: string;
 }
 
 /** One cloud as the registry knows it. */
@@ -40,6 +49,18 @@ export interface CloudDescriptor {
   plugin?: { name: string; package: string };
   /** The type token of the resource that is one worker (its name is `<cloud>-<worker>`). */
   workerType: string;
+  /**
+   * This cloud's own rule for worker names, on top of fleet's rule (which every name already
+   * meets). Checked with the rest of the config, before any engine call, and again by the
+   * strategy. @default undefined (fleet's rule is enough)
+   */
+  workerName?: NameRule;
+  /**
+   * Why this cloud refuses workers without an SSH public key, when it does; a fleet with workers
+   * there and no `fleet:sshPublicKeys` fails config validation with this reason.
+   * @default undefined (keys are optional)
+   */
+  sshKeyRequired?: string;
   /** Loads the strategy class (and its provider SDK) on first use. */
   load(): Promise<StrategyClass>;
 }
@@ -67,6 +88,27 @@ export const REGISTRY = {
     workerType: "aws:ec2/instance:Instance",
     load: async () => (await import("./aws")).AwsStrategy,
   },
+  azure: {
+    title: "Azure Virtual Machines",
+    regionConfigKey: "azure-native:location",
+    sshKeyRequired:
+      "Azure Linux VMs need an SSH key or a password, and fleet disables password login",
+    workerName: {
+      // Azure VM names (Linux): at most 64 characters, no trailing '.' or '-'.
+      pattern: /^.*[A-Za-z0-9]$/,
+      rule: "an Azure VM name does not end with '.' or '-'",
+    },
+    credentials: {
+      env: ["ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID"],
+      config: ["azure-native:clientId", "azure-native:clientSecret"],
+      homeFiles: [".azure/msal_token_cache.json", ".azure/msal_token_cache.bin"],
+      secretConfig: ["azure-native:clientSecret"],
+      hint: "sign in with `az login` (stored under ~/.azure), or use a service principal: ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_TENANT_ID and ARM_SUBSCRIPTION_ID in the environment, or `pulumi config set --secret azure-native:clientSecret <secret>` with azure-native:clientId/tenantId/subscriptionId; set the region with `pulumi config set azure-native:location <location>` or fleet:region",
+    },
+    plugin: { name: "azure-native", package: "@pulumi/azure-native" },
+    workerType: "azure-native:compute:VirtualMachine",
+    load: async () => (await import("./azure")).AzureStrategy,
+  },
   digitalocean: {
     title: "DigitalOcean Droplets",
     plugin: { name: "digitalocean", package: "@pulumi/digitalocean" },
@@ -79,6 +121,44 @@ export const REGISTRY = {
     },
     workerType: "digitalocean:index/droplet:Droplet",
     load: async () => (await import("./digitalocean")).DigitalOceanStrategy,
+  },
+  gcp: {
+    title: "Google Compute Engine",
+    regionConfigKey: "gcp:zone",
+    workerName: {
+      pattern: /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/,
+      rule: "a GCP instance name starts with a lowercase letter, uses only lowercase letters, digits and '-', does not end with '-', and has at most 63 characters",
+    },
+    credentials: {
+      env: ["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN"],
+      config: ["gcp:credentials", "gcp:accessToken"],
+      homeFiles: [".config/gcloud/application_default_credentials.json"],
+      secretConfig: ["gcp:credentials", "gcp:accessToken"],
+      hint: "run `gcloud auth application-default login` (~/.config/gcloud/application_default_credentials.json), or point GOOGLE_APPLICATION_CREDENTIALS at a service-account key file, or `pulumi config set --secret gcp:credentials <key JSON>`; also set the project with `pulumi config set gcp:project <project>`; fleet:region is a zone on GCP (e.g. us-central1-a) and defaults to gcp:zone",
+    },
+    plugin: { name: "gcp", package: "@pulumi/gcp" },
+    workerType: "gcp:compute/instance:Instance",
+    load: async () => (await import("./gcp")).GcpStrategy,
+  },
+  hetzner: {
+    title: "Hetzner Cloud",
+    workerName: {
+      // Hetzner server names are hostnames (RFC 1123): dot-separated labels of letters,
+      // digits and '-', each starting and ending with a letter or digit.
+      pattern:
+        /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
+      rule: "a Hetzner server name is a hostname: labels of letters, digits and '-' separated by single dots, each label starting and ending with a letter or digit",
+    },
+    credentials: {
+      env: ["HCLOUD_TOKEN"],
+      config: ["hcloud:token"],
+      homeFiles: [],
+      secretConfig: ["hcloud:token"],
+      hint: "set the HCLOUD_TOKEN environment variable, or store the API token as a secret with `pulumi config set --secret hcloud:token <token>`",
+    },
+    plugin: { name: "hcloud", package: "@pulumi/hcloud" },
+    workerType: "hcloud:index/server:Server",
+    load: async () => (await import("./hetzner")).HetznerStrategy,
   },
   local: {
     title: "local processes",
@@ -100,4 +180,42 @@ export function descriptor(cloud: CloudName): CloudDescriptor {
 /** Loads a cloud's strategy class; the provider SDK is required here and nowhere earlier. */
 export function loadStrategy(cloud: CloudName): Promise<StrategyClass> {
   return REGISTRY[cloud].load();
+}
+
+/**
+ * Throws a `FleetConfigError` naming the workers and the rule when worker names break their
+ * cloud's own naming rule (`workerName`). Config validation calls it before any engine call;
+ * strategies call it again so a component is never built with a name its cloud refuses.
+ */
+/**
+ * Throws a `FleetConfigError` naming `fleet:sshPublicKeys` when `cloud` needs an SSH key
+ * (`sshKeyRequired`) and none is configured.
+ */
+export function assertSshKeys(cloud: CloudName, sshPublicKeys: readonly string[]): void {
+  const d: CloudDescriptor = REGISTRY[cloud];
+  if (!d.sshKeyRequired || sshPublicKeys.length > 0) return;
+  throw new FleetConfigError(
+    "fleet:sshPublicKeys",
+    [],
+    `at least one OpenSSH public key, e.g. pulumi config set --path 'fleet:sshPublicKeys[0]' "$(cat ~/.ssh/id_ed25519.pub)"`,
+    `no SSH public key, but ${d.title} needs one (${d.sshKeyRequired}):`,
+  );
+}
+
+export function assertWorkerNames(
+  cloud: CloudName,
+  workers: readonly { readonly name: string }[],
+): void {
+  const d: CloudDescriptor = REGISTRY[cloud];
+  const rule = d.workerName;
+  if (!rule) return;
+  const bad = workers.map((w) => w.name).filter((n) => !rule.pattern.test(n));
+  if (bad.length) {
+    throw new FleetConfigError(
+      "fleet:workers",
+      bad.length === 1 ? bad[0] : bad,
+      `${rule.rule} (${d.title})`,
+      `invalid worker name${bad.length === 1 ? "" : "s"} for ${cloud}:`,
+    );
+  }
 }

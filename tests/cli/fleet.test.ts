@@ -139,7 +139,7 @@ describe("fleet command", function () {
     const cloud = run(["use", "gcloud"]);
     expect(cloud.code).to.equal(1);
     expect(cloud.stderr).to.contain(
-      'unknown cloud: got "gcloud"; known clouds: aws, digitalocean, local',
+      'unknown cloud: got "gcloud"; known clouds: aws, azure, digitalocean, gcp, hetzner, local',
     );
 
     expect(run(["bogus"]).code).to.equal(2);

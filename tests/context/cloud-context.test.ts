@@ -131,7 +131,7 @@ describe("CloudContext", () => {
       );
       const cloud = await rejection(ctx.useCloud("gcloud" as never));
       expect(cloud.message).to.equal(
-        'fleet:cloud: unknown cloud: got "gcloud"; known clouds: aws, digitalocean, local',
+        'fleet:cloud: unknown cloud: got "gcloud"; known clouds: aws, azure, digitalocean, gcp, hetzner, local',
       );
       expect(ctx.stats.ups).to.equal(0);
       expect(stack.state().updates).to.equal(0);

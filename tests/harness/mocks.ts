@@ -33,6 +33,42 @@ export function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<s
       return { publicIp: "198.51.100.7", instanceState: "running", region: i.region };
     case "aws:ec2/keyPair:KeyPair":
       return { keyName: `${args.name}-kp` };
+    case "azure-native:resources:ResourceGroup":
+      return { name: i.resourceGroupName ?? `${args.name}1a2b3c4d` };
+    case "azure-native:network:VirtualNetwork":
+      return { name: i.virtualNetworkName ?? `${args.name}1a2b3c4d` };
+    case "azure-native:network:NetworkSecurityGroup":
+      return { name: i.networkSecurityGroupName ?? `${args.name}1a2b3c4d` };
+    case "azure-native:network:PublicIPAddress":
+      return { ipAddress: "192.0.2.20", provisioningState: "Succeeded" };
+    case "azure-native:compute:VirtualMachine":
+      return {
+        name: i.vmName,
+        timeCreated: "2026-01-02T03:04:05.6789012+00:00",
+        provisioningState: "Succeeded",
+        vmId: "00000000-0000-4000-8000-000000000001",
+      };
+    case "gcp:compute/instance:Instance": {
+      const nics = (i.networkInterfaces as Record<string, unknown>[] | undefined) ?? [];
+      return {
+        creationTimestamp: "2026-01-02T03:04:05.678-08:00",
+        currentStatus: "RUNNING",
+        instanceId: "1234567890123456789",
+        networkInterfaces: nics.map((n) => ({
+          ...n,
+          accessConfigs: ((n.accessConfigs as object[] | undefined) ?? []).map((a) => ({
+            ...a,
+            natIp: "198.51.100.30",
+          })),
+        })),
+      };
+    }
+    case "gcp:compute/firewall:Firewall":
+      return { name: i.name ?? `${args.name}-1a2b3c4` };
+    case "hcloud:index/server:Server":
+      return { ipv4Address: "203.0.113.40", status: "running" };
+    case "hcloud:index/sshKey:SshKey":
+      return { fingerprint: `fp:${args.name}` };
     default:
       return {};
   }
@@ -50,6 +86,7 @@ export async function waitForRPCs(): Promise<void> {
 export class RecordingMocks implements pulumi.runtime.Mocks {
   public readonly resources: RecordedResource[] = [];
   public readonly calls: { token: string; inputs: Record<string, unknown> }[] = [];
+  private numericIds = 1000;
 
   newResource(args: pulumi.runtime.MockResourceArgs): {
     id: string | undefined;
@@ -59,7 +96,9 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       args.custom !== false &&
       !args.type.includes(":WorkerFleet") &&
       args.type !== "pulumi:pulumi:Stack";
-    const id = custom ? `${args.name}-id` : undefined;
+    // Hetzner ids are numbers (servers take firewall ids as numbers); other clouds' are strings.
+    const numeric = args.type.startsWith("hcloud:");
+    const id = custom ? (numeric ? String(++this.numericIds) : `${args.name}-id`) : undefined;
     this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id });
     return { id, state: { ...args.inputs, ...providerOutputs(args) } };
   }
