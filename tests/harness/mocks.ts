@@ -33,6 +33,15 @@ export function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<s
       return { publicIp: "198.51.100.7", instanceState: "running", region: i.region };
     case "aws:ec2/keyPair:KeyPair":
       return { keyName: `${args.name}-kp` };
+    case "pulumi-nodejs:dynamic:Resource":
+      // A local worker (strategies/local.ts): what its provider's create would have returned.
+      return {
+        pid: 4242,
+        startTime: "123456",
+        createdAt: "2026-01-02T03:04:05.000Z",
+        status: "running",
+        logFile: `${i.stateDir}/${i.workerName}.log`,
+      };
     default:
       return {};
   }
