@@ -35,8 +35,8 @@ export function main(env: NodeJS.ProcessEnv = process.env): void {
     }
   };
 
-  write(`started pid=${process.pid}`);
-  const timer = setInterval(() => write(`heartbeat pid=${process.pid}`), intervalMs);
+  // Handlers first: once "started" is in the log, SIGTERM is guaranteed a clean exit. (They
+  // run from the event loop, so never before `timer` below is initialised.)
   const stop = (signal: NodeJS.Signals) => {
     clearInterval(timer);
     write(`stopping on ${signal}`);
@@ -44,6 +44,8 @@ export function main(env: NodeJS.ProcessEnv = process.env): void {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  write(`started pid=${process.pid}`);
+  const timer = setInterval(() => write(`heartbeat pid=${process.pid}`), intervalMs);
 }
 
 if (require.main === module) main();

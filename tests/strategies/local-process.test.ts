@@ -194,14 +194,16 @@ describe("local-process: real workers", () => {
     const w = track(
       await startWorker({
         workerName: "stubborn",
-        command: "trap '' TERM; while :; do sleep 1; done",
+        command: "trap '' TERM; echo ready; while :; do sleep 1; done",
         builtinScript,
         stateDir,
       }),
     );
+    // Only once the trap is set does SIGTERM get ignored.
+    expect(await waitFor(() => readIfExists(w.logFile).includes("ready"))).to.equal(true);
     const t0 = Date.now();
     expect(await stopWorker(w, { graceMs: 300 })).to.equal("killed");
-    expect(Date.now() - t0).to.be.within(300, 2500);
+    expect(Date.now() - t0).to.be.within(300, 4000);
     expect(isRunning(w)).to.equal(false);
     // The `sleep` child went with it.
     expect(await waitFor(() => !groupExists(w.pid))).to.equal(true);
@@ -213,6 +215,7 @@ describe("local-process: real workers", () => {
       command: "fleet-no-such-command --now",
       builtinScript,
       stateDir,
+      startupCheckMs: 3000, // it exits long before; generous for a loaded machine
     });
     let error: Error | undefined;
     await attempt.catch((e: Error) => (error = e));
@@ -229,6 +232,7 @@ describe("local-process: real workers", () => {
       command: "echo bye; exit 3",
       builtinScript,
       stateDir,
+      startupCheckMs: 3000,
     }).catch((e: Error) => (error = e));
     expect(error?.message).to.match(/command "echo bye; exit 3" exited at once \(code 3\)/);
     expect(error?.message).to.match(/bye$/);

@@ -87,9 +87,11 @@ describe("local strategy: the dynamic provider against real processes", () => {
 
   it("delete escalates to SIGKILL after the grace period for a worker that ignores SIGTERM", async () => {
     const { id, outs } = await provider.create(
-      inputs("w3", "trap '' TERM; while :; do sleep 1; done", 200),
+      inputs("w3", "trap '' TERM; echo ready; while :; do sleep 1; done", 200),
     );
     track(id);
+    const log = (outs as LocalWorkerOutputs).logFile;
+    expect(await waitFor(() => readIfExists(log).includes("ready"))).to.equal(true);
     const t0 = Date.now();
     await del(id, outs as LocalWorkerOutputs);
     expect(Date.now() - t0).to.be.at.least(200);
@@ -157,6 +159,10 @@ describe("local strategy: the provider survives Pulumi's closure serialization",
         const created = await provider.create(inputs);
         process.stdout.write(JSON.stringify({ created }) + "\\n");
         const running = await provider.read(created.id, created.outs);
+        // Let Node boot the worker and install its SIGTERM handler (slow on a loaded machine).
+        const fs = require("node:fs");
+        for (let i = 0; i < 200 && !fs.readFileSync(created.outs.logFile, "utf8").includes("started"); i++)
+          await new Promise((r) => setTimeout(r, 25));
         await provider.delete(created.id, created.outs);
         const afterDelete = await provider.read(created.id, created.outs);
         await provider.delete(created.id, created.outs);
