@@ -69,6 +69,15 @@ export function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<s
       return { ipv4Address: "203.0.113.40", status: "running" };
     case "hcloud:index/sshKey:SshKey":
       return { fingerprint: `fp:${args.name}` };
+    case "pulumi-nodejs:dynamic:Resource":
+      // A local worker (strategies/local.ts): what its provider's create would have returned.
+      return {
+        pid: 4242,
+        startTime: "123456",
+        createdAt: "2026-01-02T03:04:05.000Z",
+        status: "running",
+        logFile: `${i.stateDir}/${i.workerName}.log`,
+      };
     default:
       return {};
   }
