@@ -423,3 +423,30 @@ function ctxOptions(ctx: CloudContext): ConstructorParameters<typeof CloudContex
 }
 
 void fs;
+
+describe("CloudContext on the local cloud (the embedded default)", () => {
+  it("round-trips with no cloud configured and no credentials", async () => {
+    const { ctx, stack } = testFleet({}, { env: {} });
+    const made = await ctx.createWorkers(["l1", "l2"]);
+    expect(
+      made.map((w) => ({ name: w.name, cloud: w.cloud, region: w.region, size: w.size, ip: w.ip })),
+    ).to.deep.equal([
+      { name: "l1", cloud: "local", region: "localhost", size: "process", ip: "127.0.0.1" },
+      { name: "l2", cloud: "local", region: "localhost", size: "process", ip: "127.0.0.1" },
+    ]);
+    expect(
+      stack
+        .state()
+        .resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource")
+        .map((r) => r.name),
+    ).to.deep.equal(["local-l1", "local-l2"]);
+    await ctx.deleteWorker("l1");
+    expect((await ctx.getAllWorkers()).map((w) => w.name)).to.deep.equal(["l2"]);
+    stack.vanish("l2");
+    expect((await ctx.getAllWorkers({ refresh: true })).map((w) => w.status)).to.deep.equal([
+      "missing",
+    ]);
+    await ctx.deleteAllWorkers();
+    expect(stack.state().resources).to.deep.equal([]);
+  });
+});
