@@ -28,7 +28,8 @@ export interface FleetOutputs {
  * refuses a properly stored secret.
  */
 function isConfigSecret(key: string): boolean {
-  const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean })
+    .isConfigSecret;
   return fn ? fn(key) : true;
 }
 

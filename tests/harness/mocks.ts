@@ -51,8 +51,14 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   public readonly resources: RecordedResource[] = [];
   public readonly calls: { token: string; inputs: Record<string, unknown> }[] = [];
 
-  newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
-    const custom = args.custom !== false && !args.type.includes(":WorkerFleet") && args.type !== "pulumi:pulumi:Stack";
+  newResource(args: pulumi.runtime.MockResourceArgs): {
+    id: string | undefined;
+    state: Record<string, unknown>;
+  } {
+    const custom =
+      args.custom !== false &&
+      !args.type.includes(":WorkerFleet") &&
+      args.type !== "pulumi:pulumi:Stack";
     const id = custom ? `${args.name}-id` : undefined;
     this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id });
     return { id, state: { ...args.inputs, ...providerOutputs(args) } };
@@ -60,7 +66,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
     this.calls.push({ token: args.token, inputs: args.inputs });
-    if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK_AMI, imageId: MOCK_AMI, name: "ubuntu" };
+    if (args.token === "aws:ec2/getAmi:getAmi")
+      return { id: MOCK_AMI, imageId: MOCK_AMI, name: "ubuntu" };
     throw new Error(`unexpected invoke in test: ${args.token}`);
   }
 
