@@ -13,7 +13,10 @@ export default tseslint.config(
     languageOptions: {
       // The @pulumi rules ask the type checker whether a value is an Output, so every .ts file
       // is parsed with type information from tsconfig.json (which includes all of them).
-      parserOptions: { projectService: true, tsconfigRootDir: dirname(fileURLToPath(import.meta.url)) },
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: dirname(fileURLToPath(import.meta.url)),
+      },
     },
     rules: {
       "@pulumi/no-output-in-template-literal": "error",

@@ -8,7 +8,10 @@ describe("program", () => {
       "fleet:cloud": "digitalocean",
       "fleet:workers": JSON.stringify(["a", "b"]),
     });
-    console.log(JSON.stringify(outputs, null, 1), mocks.resources.map((r) => r.type + " " + r.name));
+    console.log(
+      JSON.stringify(outputs, null, 1),
+      mocks.resources.map((r) => r.type + " " + r.name),
+    );
     expect(outputs.workers).to.have.length(2);
   });
   it("exports workers for aws", async () => {
@@ -16,7 +19,10 @@ describe("program", () => {
       "fleet:cloud": "aws",
       "fleet:workers": JSON.stringify(["a", { name: "b", region: "eu-west-1" }]),
     });
-    console.log(JSON.stringify(outputs, null, 1), mocks.resources.map((r) => r.type + " " + r.name));
+    console.log(
+      JSON.stringify(outputs, null, 1),
+      mocks.resources.map((r) => r.type + " " + r.name),
+    );
     expect(outputs.workers).to.have.length(2);
   });
 });
