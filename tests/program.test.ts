@@ -373,7 +373,7 @@ describe("program", () => {
     });
 
     it("an unknown fleet: key (a typo)", async () => {
-      const { error } = await runExpectingFailure(() => fleetProgram(), {
+      const { error, mocks } = await runExpectingFailure(() => fleetProgram(), {
         ...ok,
         "fleet:sshAllowForm": "[]",
       });
@@ -381,6 +381,7 @@ describe("program", () => {
         /^fleet:sshAllowForm: unknown config key \(a typo\?\): got "sshAllowForm"; known keys: fleet:cloud, fleet:workers, fleet:region, /,
       );
       expect(error.message).to.include("fleet:sshAllowFrom");
+      expect(mocks.summary()).to.deep.equal([ROOT_STACK]);
     });
 
     it("an invalid CIDR in fleet:sshAllowFrom", async () => {
