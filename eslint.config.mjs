@@ -1,6 +1,8 @@
 // @ts-check
 import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".fleet/**"] },
@@ -8,9 +10,13 @@ export default tseslint.config(
   {
     files: ["**/*.ts"],
     plugins: { "@pulumi": pulumi },
-    // The @pulumi rules need type information.
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      // The @pulumi rules ask the type checker whether a value is an Output, so every .ts file
+      // is parsed with type information from tsconfig.json (which includes all of them).
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: dirname(fileURLToPath(import.meta.url)),
+      },
     },
     rules: {
       "@pulumi/no-output-in-template-literal": "error",

@@ -96,7 +96,9 @@ export function parseCloudDefaults(cloud: CloudName, text: string, where: string
   }
   const result = schemaFor(extraKeys).safeParse(doc);
   if (!result.success) {
-    const issue = result.error.issues[0];
+    // A typo shows up twice (the misspelt key is unknown, the intended one missing): name the typo.
+    const issues = result.error.issues;
+    const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
     const at = issue.path.join(".");
     if (issue.code === "unrecognized_keys") {
       const parent = at ? `${at}.` : "";

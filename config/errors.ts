@@ -26,6 +26,8 @@ export class FleetConfigErrors extends FleetConfigError {
 
   constructor(errors: readonly FleetConfigError[]) {
     super(errors[0].key, errors[0].value, errors[0].allowed);
+    // The first error's value is already rendered; rendering it again would quote it twice.
+    (this as { value: string }).value = errors[0].value;
     this.errors = errors;
     this.name = "FleetConfigError";
     this.message =

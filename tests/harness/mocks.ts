@@ -14,23 +14,32 @@ export interface RecordedResource {
   id?: string;
 }
 
+/** The creation time every mocked droplet reports (as DigitalOcean writes it). */
+export const MOCK_DROPLET_CREATED_AT = "2026-01-02T03:04:05Z";
+/** The public IPv4 every mocked droplet reports. */
+export const MOCK_DROPLET_IP = "203.0.113.10";
+/** The public IPv4 every mocked EC2 instance reports. */
+export const MOCK_INSTANCE_IP = "198.51.100.7";
+/** The suffix the mocked provider appends when it auto-names a DigitalOcean tag. */
+export const MOCK_TAG_SUFFIX = "-abc1234";
+
 /** Output-only properties per resource type: what a real provider would return. */
 export function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
   const i = args.inputs as Record<string, unknown>;
   switch (args.type) {
     case "digitalocean:index/droplet:Droplet":
       return {
-        ipv4Address: "203.0.113.10",
-        createdAt: "2026-01-02T03:04:05Z",
+        ipv4Address: MOCK_DROPLET_IP,
+        createdAt: MOCK_DROPLET_CREATED_AT,
         status: "active",
         urn: `do:droplet:${args.name}`,
       };
     case "digitalocean:index/tag:Tag":
-      return { name: i.name ?? `${args.name}-abc1234` };
+      return { name: i.name ?? `${args.name}${MOCK_TAG_SUFFIX}` };
     case "digitalocean:index/sshKey:SshKey":
       return { fingerprint: `fp:${args.name}` };
     case "aws:ec2/instance:Instance":
-      return { publicIp: "198.51.100.7", instanceState: "running", region: i.region };
+      return { publicIp: MOCK_INSTANCE_IP, instanceState: "running", region: i.region };
     case "aws:ec2/keyPair:KeyPair":
       return { keyName: `${args.name}-kp` };
     case "azure-native:resources:ResourceGroup":
@@ -123,6 +132,21 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   ofType(type: string): RecordedResource[] {
     return this.resources.filter((r) => r.type === type);
   }
+
+  /** `type name` of every resource, in registration order: the easiest thing to compare exactly. */
+  summary(): string[] {
+    return this.resources.map((r) => `${r.type} ${r.name}`);
+  }
+}
+
+/** Options for one run under mocks. */
+export interface RunOptions {
+  /** Config keys the engine marks secret. @default [] */
+  secretKeys?: string[];
+  /** The stack name. @default "dev" */
+  stack?: string;
+  /** Mocks to record into. @default a fresh RecordingMocks */
+  mocks?: RecordingMocks;
 }
 
 /**
@@ -132,7 +156,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
 export async function runUnderMocks(
   program: () => Promise<object>,
   config: Record<string, string>,
-  options: { secretKeys?: string[]; stack?: string; mocks?: RecordingMocks } = {},
+  options: RunOptions = {},
 ): Promise<{ outputs: Record<string, unknown>; mocks: RecordingMocks }> {
   const mocks = options.mocks ?? new RecordingMocks();
   await pulumi.runtime.setMocks(mocks, "fleet", options.stack ?? "dev", false);
@@ -141,3 +165,28 @@ export async function runUnderMocks(
   await waitForRPCs();
   return { outputs: outputs as Record<string, unknown>, mocks };
 }
+
+/**
+ * Runs `program` like `runUnderMocks` and expects it to fail; returns the error and the mocks,
+ * after every registration that did start has reached them (so "nothing was registered" is
+ * a real observation, not a race). Throws when the program succeeds.
+ */
+export async function runExpectingFailure(
+  program: () => Promise<object>,
+  config: Record<string, string>,
+  options: RunOptions = {},
+): Promise<{ error: Error; mocks: RecordingMocks }> {
+  const mocks = options.mocks ?? new RecordingMocks();
+  let outcome: { error: Error } | undefined;
+  try {
+    await runUnderMocks(program, config, { ...options, mocks });
+  } catch (e) {
+    outcome = { error: e instanceof Error ? e : new Error(String(e)) };
+  }
+  await waitForRPCs();
+  if (!outcome) throw new Error("expected the program to fail, but it succeeded");
+  return { ...outcome, mocks };
+}
+
+/** The resource the SDK registers for the stack itself, before the program runs. */
+export const ROOT_STACK = "pulumi:pulumi:Stack fleet-dev";
