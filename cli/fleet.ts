@@ -32,6 +32,12 @@ function parseCount(value: string): number {
   return n;
 }
 
+/** Loads a module on first use, so `fleet --help` pays only for what it shows. */
+function loadLazily<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(id) as T;
+}
+
 function stderr(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -39,8 +45,7 @@ function stderr(line: string): void {
 /** Renders workers as a table (cli-table3), or a note when there are none. */
 function table(workers: readonly Worker[]): string {
   if (!workers.length) return "no workers";
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Table = require("cli-table3") as typeof import("cli-table3");
+  const Table = loadLazily<typeof import("cli-table3")>("cli-table3");
   const t = new Table({
     head: ["NAME", "CLOUD", "REGION", "SIZE", "IP", "CREATED", "STATUS"],
     style: { head: [], border: [] },
@@ -61,9 +66,8 @@ function progressReporter(opts: GlobalOptions): {
     return { onProgress: () => undefined, stop: () => undefined, start: () => undefined };
   }
   const tty = process.stderr.isTTY === true;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const spinner = tty
-    ? (require("ora") as typeof import("ora"))({ stream: process.stderr })
+    ? loadLazily<typeof import("ora")>("ora")({ stream: process.stderr })
     : undefined;
   const done = new Set<string>();
   let total = 0;

@@ -31,9 +31,13 @@ import {
 } from "./stack";
 
 /** The Pulumi CLI version fleet installs when allowed: the one matching the pinned SDK. */
-export const PULUMI_CLI_VERSION: string = (
-  require("@pulumi/pulumi/package.json") as { version: string }
-).version;
+export const PULUMI_CLI_VERSION: string = packageVersion("@pulumi/pulumi");
+
+/** The installed version of an npm package, read from its package.json without loading it. */
+function packageVersion(pkg: string): string {
+  const file = require.resolve(`${pkg}/package.json`);
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+}
 
 /** Where an allowed install puts the CLI. */
 export function cliInstallRoot(): string {
@@ -209,7 +213,7 @@ class AutomationStack implements FleetStack {
       const plugin = "plugin" in d ? d.plugin : undefined;
       if (!plugin || this.plugins.has(plugin.name)) continue;
       if (!clouds.has(cloud) && !(await this.inState(plugin.name))) continue;
-      const version = (require(`${plugin.package}/package.json`) as { version: string }).version;
+      const version = packageVersion(plugin.package);
       await this.stack.workspace.installPlugin(plugin.name, `v${version}`);
       this.plugins.add(plugin.name);
     }
