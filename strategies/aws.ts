@@ -131,7 +131,9 @@ export class AwsStrategy extends WorkerFleet {
               tags: { ...tags, Name: w.name, [CREATED_AT_TAG]: createdAt },
               volumeTags: { ...tags, Name: w.name },
             },
-            { parent: this, ignoreChanges: [`tags["${CREATED_AT_TAG}"]`] },
+            // The creation stamp is written once. The AMI is resolved at creation: a newer
+            // image published later applies to new workers, never replaces running ones.
+            { parent: this, ignoreChanges: [`tags["${CREATED_AT_TAG}"]`, "ami"] },
           ),
         );
       }

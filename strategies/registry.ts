@@ -83,7 +83,7 @@ export const REGISTRY = {
       homeFiles: [".aws/credentials", ".aws/config"],
       secretConfig: ["aws:accessKey", "aws:secretKey", "aws:token"],
       region: { config: "aws:region", env: ["AWS_REGION", "AWS_DEFAULT_REGION"] },
-      hint: "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; set the region with `pulumi config set aws:region <region>` or fleet:region",
+      hint: "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; the AWS provider also needs a region: `pulumi config set aws:region <region>` or AWS_REGION (workers may still pick their own with fleet:region)",
     },
     workerType: "aws:ec2/instance:Instance",
     load: async () => (await import("./aws")).AwsStrategy,

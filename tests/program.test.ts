@@ -441,7 +441,7 @@ describe("program", () => {
       const DO_HINT =
         "set the DIGITALOCEAN_TOKEN environment variable, or store the token as a secret with `pulumi config set --secret digitalocean:token <token>`";
       const AWS_HINT =
-        "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; set the region with `pulumi config set aws:region <region>` or fleet:region";
+        "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; the AWS provider also needs a region: `pulumi config set aws:region <region>` or AWS_REGION (workers may still pick their own with fleet:region)";
 
       it("runs the copy's program as the real one (control)", async () => {
         const program = withYaml(

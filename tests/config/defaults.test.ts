@@ -20,7 +20,7 @@ function refusal(fn: () => unknown): FleetConfigError {
 const DO_HINT =
   "set the DIGITALOCEAN_TOKEN environment variable, or store the token as a secret with `pulumi config set --secret digitalocean:token <token>`";
 const AWS_HINT =
-  "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; set the region with `pulumi config set aws:region <region>` or fleet:region";
+  "AWS credentials come from the standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or `aws sso login`; the AWS provider also needs a region: `pulumi config set aws:region <region>` or AWS_REGION (workers may still pick their own with fleet:region)";
 
 const SIZES = "sizes: { small: s1, medium: s2, large: s3 }\n";
 const DO_OK = `region: nyc3\nsize: s-1vcpu-1gb\nimage: ubuntu-24-04-x64\n${SIZES}`;

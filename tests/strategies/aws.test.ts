@@ -176,11 +176,11 @@ describe("strategies/aws", () => {
       ).to.equal(true);
     });
 
-    it("ignores later changes of the fleet:createdAt tag, and nothing else", () => {
+    it("ignores later changes of the fleet:createdAt tag and of the looked-up AMI, and nothing else", () => {
       const instances = r.options.filter((o) => o.type === INSTANCE);
       expect(instances.map((o) => [o.name, o.ignoreChanges])).to.deep.equal([
-        ["aws-a", ['tags["fleet:createdAt"]']],
-        ["aws-b", ['tags["fleet:createdAt"]']],
+        ["aws-a", ['tags["fleet:createdAt"]', "ami"]],
+        ["aws-b", ['tags["fleet:createdAt"]', "ami"]],
       ]);
       for (const o of r.options.filter((x) => x.type !== INSTANCE)) {
         expect(o.ignoreChanges, o.name).to.equal(undefined);
