@@ -7,6 +7,10 @@ import type { WorkerSpec } from "./contract";
 /** Groups workers by region, keeping declaration order inside each group. */
 export function byRegion(workers: readonly WorkerSpec[]): Map<string, WorkerSpec[]> {
   const out = new Map<string, WorkerSpec[]>();
-  for (const w of workers) out.set(w.region, [...(out.get(w.region) ?? []), w]);
+  for (const w of workers) {
+    const group = out.get(w.region);
+    if (group) group.push(w);
+    else out.set(w.region, [w]);
+  }
   return out;
 }
