@@ -21,11 +21,11 @@ export function urnType(urn: string): string {
 /** The worker a resource belongs to, given the workers that may be involved; else undefined. */
 export function workerOfUrn(
   urn: string,
-  workers: Iterable<string>,
+  workers: ReadonlySet<string>,
   clouds: Iterable<string>,
 ): string | undefined {
   const name = urnName(urn);
-  const known = new Set(workers);
+  const known = workers;
   for (const cloud of clouds) {
     const prefix = `${cloud}-`;
     if (name.startsWith(prefix) && known.has(name.slice(prefix.length)))

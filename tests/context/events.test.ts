@@ -14,12 +14,12 @@ describe("engine events", () => {
   it("parses URNs", () => {
     expect(urnName(URN)).to.equal("aws-w1");
     expect(urnType(URN)).to.equal("aws:ec2/instance:Instance");
-    expect(workerOfUrn(URN, ["w1"], ["aws"])).to.equal("w1");
-    expect(workerOfUrn(URN, ["w2"], ["aws"])).to.equal(undefined);
+    expect(workerOfUrn(URN, new Set(["w1"]), ["aws"])).to.equal("w1");
+    expect(workerOfUrn(URN, new Set(["w2"]), ["aws"])).to.equal(undefined);
   });
 
   it("maps steps to per-worker progress", () => {
-    const of = (u: string) => workerOfUrn(u, ["w1"], ["aws"]);
+    const of = (u: string) => workerOfUrn(u, new Set(["w1"]), ["aws"]);
     expect(progressOf(ev({ resourcePreEvent: { metadata: meta("create") } }), of)).to.deep.equal({
       worker: "w1",
       state: "creating",
