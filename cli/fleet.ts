@@ -310,6 +310,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
     const reporter = progressReporter(opts);
     try {
+      // The stack name becomes part of file paths (fleet's lock): validate it like Pulumi does.
+      const { validateStackName } = await import("../config/rules");
+      validateStackName("--stack", opts.stack);
       await fn(opts, () => openContext(opts, controller.signal, reporter.onProgress), reporter);
     } catch (e) {
       reporter.stop();

@@ -335,7 +335,7 @@ export class CloudContext {
         batch = this.queue.splice(0, 1);
       } else {
         const end = this.queue.findIndex((m) => m.kind === "destroy" || m.kind === "refresh");
-        batch = this.queue.splice(0, end < 0 ? this.queue.length : end);
+        batch = takeBatch(this.queue, end < 0 ? this.queue.length : end);
       }
       try {
         await withLock(this.lockFile, () => this.runBatch(batch), this.options.lock);
@@ -626,6 +626,24 @@ export class CloudContext {
     for (const c of new Set(clouds))
       checkCredentials(c, { env: this.options.env ?? process.env, configKeys });
   }
+}
+
+/**
+ * Takes the next batch: the longest prefix of `queue[0, end)` in which no worker name is
+ * touched twice. Creating and deleting one name in a single update would not do what the calls
+ * meant one after the other (a create then a delete never makes the worker and the create
+ * fails; a delete then a create keeps the old worker), so the later call waits for the next
+ * update.
+ */
+function takeBatch(queue: Mutation[], end: number): Mutation[] {
+  const touched = new Set<string>();
+  let n = 0;
+  for (; n < end; n++) {
+    const names = mutationWorkers(queue[n]).map((w) => w.toLowerCase());
+    if (n > 0 && names.some((w) => touched.has(w))) break;
+    for (const w of names) touched.add(w);
+  }
+  return queue.splice(0, Math.max(n, 1));
 }
 
 /** A worker entry as it is written back to config: a bare name when it has no overrides. */
