@@ -95,6 +95,19 @@ export function looksLikeCredential(value: string): boolean {
   return CREDENTIAL_PATTERNS.some((p) => p.test(value));
 }
 
+/**
+ * `text` with every credential-looking part replaced by `(hidden)`: for text fleet prints but
+ * did not write itself (argument parser errors, provider messages).
+ */
+export function maskCredentials(text: string): string {
+  return text
+    .replace(
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
+      "(hidden)",
+    )
+    .replace(/[^\s'"`,;=:()[\]{}<>]+/g, (word) => (looksLikeCredential(word) ? "(hidden)" : word));
+}
+
 /** Key names that announce a credential, whatever their value. */
 const CREDENTIAL_KEY =
   /(token|secret|password|passwd|passphrase|access[_-]?key|api[_-]?key|credential|private[_-]?key)/i;

@@ -4,7 +4,7 @@
  */
 import * as crypto from "node:crypto";
 import * as net from "node:net";
-import { FleetConfigError } from "./errors";
+import { FleetConfigError, looksLikeCredential } from "./errors";
 
 import { CLOUDS, type CloudName } from "../strategies/registry";
 
@@ -44,7 +44,8 @@ export function validateStackName(key: string, value: unknown): string {
   if (
     typeof value !== "string" ||
     !STACK_NAME.test(value) ||
-    value.split("/").some((part) => part === "." || part === "..")
+    value.split("/").some((part) => part === "." || part === "..") ||
+    looksLikeCredential(value) // it would be printed in progress lines and paths
   ) {
     throw new FleetConfigError(
       key,

@@ -467,6 +467,14 @@ export class CloudContext {
     let general = collector.messages;
     if (!failed.size && !general.length) general = [errorText(error)];
 
+    if (error instanceof StackBusyError) {
+      // The update never started: nothing changed in the clouds, and converging now would
+      // meet the same lock. Say which request it stopped, and the cause with its remedy.
+      for (const m of applied)
+        m.done.reject(new StackBusyError(`${describe(m)} failed: ${error.message}`));
+      return;
+    }
+
     if (cancelled) {
       const err = new CancelledError(
         `cancelled: the update was stopped; the stack config now lists the ${truth.length} workers that exist` +
@@ -521,14 +529,16 @@ export class CloudContext {
         if (w) failed.set(w, f.message);
       }
       m.done.reject(
-        error instanceof CancelledError
-          ? new CancelledError(
-              "cancelled: delete-all was stopped; the stack config lists the workers that still exist",
-            )
-          : new WorkersFailedError(
-              failed,
-              collector.messages.length ? collector.messages : [errorText(error)],
-            ),
+        error instanceof StackBusyError
+          ? new StackBusyError(`deleting all workers failed: ${error.message}`)
+          : error instanceof CancelledError
+            ? new CancelledError(
+                "cancelled: delete-all was stopped; the stack config lists the workers that still exist",
+              )
+            : new WorkersFailedError(
+                failed,
+                collector.messages.length ? collector.messages : [errorText(error)],
+              ),
       );
       return;
     }
@@ -652,6 +662,22 @@ function compactEntry(e: WorkerOverrides): WorkerEntry {
     (k) => (e as unknown as Record<string, unknown>)[k] !== undefined,
   );
   return keys.length === 1 ? e.name : e;
+}
+
+/** What a request asked for, for messages: `creating a, b`, `deleting c`, `sync`, … */
+function describe(m: Mutation): string {
+  switch (m.kind) {
+    case "create":
+      return `creating ${m.entries.map((e) => e.name).join(", ")}`;
+    case "delete":
+      return `deleting ${m.names.join(", ")}`;
+    case "cloud":
+      return `switching to ${m.cloud}`;
+    case "destroy":
+      return "deleting all workers";
+    default:
+      return m.kind;
+  }
 }
 
 function mutationWorkers(m: Mutation): string[] {
