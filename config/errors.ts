@@ -16,8 +16,9 @@ export class FleetConfigError extends Error {
     const where = looksLikeCredential(key)
       ? "(a key that looks like a credential)"
       : clip(/[\u0000-\u001f\u007f\u2028\u2029]/.test(key) ? JSON.stringify(key) : key, 120);
-    const rule = clip(allowed, 600);
-    super(`${where}: ${detail ? `${detail} ` : ""}got ${shown}; ${rule}`);
+    const rule = clip(escapeControl(allowed), 600);
+    const what = detail ? `${clip(escapeControl(detail), 300)} ` : "";
+    super(`${where}: ${what}got ${shown}; ${rule}`);
     this.name = "FleetConfigError";
     this.key = where;
     this.value = shown;
@@ -41,6 +42,11 @@ export class FleetConfigErrors extends FleetConfigError {
 }
 
 const MAX_SHOWN = 80;
+
+/** `text` with control characters (newlines, …) written as escapes: a message stays one line. */
+function escapeControl(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
 
 /** `text`, cut to `max` characters with a note of its length. */
 function clip(text: string, max: number): string {
