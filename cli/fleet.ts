@@ -7,6 +7,7 @@
  * Start-up stays fast: the Pulumi SDK is loaded only when a command runs, never for `--help`.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { maskCredentials } from "../config/errors";
 import type { CloudContext } from "../context/cloud-context";
 import type { Progress } from "../context/events";
 import type { Worker } from "../strategies/contract";
@@ -173,6 +174,8 @@ export function buildProgram(
       "install the pinned Pulumi CLI if it is missing (or FLEET_INSTALL_PULUMI=1)",
     )
     .showHelpAfterError("(run with --help for usage)")
+    // Commander repeats a bad argument in its error: never a credential pasted by mistake.
+    .configureOutput({ outputError: (text, write) => write(maskCredentials(text)) })
     .exitOverride();
 
   program
@@ -244,6 +247,14 @@ export function buildProgram(
         const workers = await c.getAllWorkers({ refresh: o.refresh });
         rep.stop();
         print(opts, workers);
+        const missing = workers.filter((w) => w.status === "missing").map((w) => w.name);
+        if (missing.length && !opts.quiet) {
+          const n = missing.length;
+          stderr(
+            `fleet: ${n} worker${n === 1 ? "" : "s"} missing from ${n === 1 ? "its cloud" : "their clouds"} (deleted outside fleet?): ` +
+              `${missing.join(", ")}; \`fleet sync\` recreates ${n === 1 ? "it" : "them"}, \`fleet delete ${missing.join(" ")}\` drops ${n === 1 ? "it" : "them"}`,
+          );
+        }
       }, cmd),
     );
 
@@ -314,6 +325,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
     const reporter = progressReporter(opts);
     try {
+      // The stack name becomes part of file paths (fleet's lock): validate it like Pulumi does.
+      const { validateStackName } = await import("../config/rules");
+      validateStackName("--stack", opts.stack);
       await fn(opts, () => openContext(opts, controller.signal, reporter.onProgress), reporter);
     } catch (e) {
       reporter.stop();
@@ -338,14 +352,14 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function reportError(e: unknown, aborted: boolean): number {
   if (e instanceof UsageError) {
-    stderr(`fleet: ${e.message}`);
+    stderr(`fleet: ${maskCredentials(e.message)}`);
     return EXIT.usage;
   }
   const err = e instanceof Error ? e : new Error(String(e));
   const sub = (err as { errors?: readonly Error[] }).errors;
   const lines = sub && sub.length > 1 ? sub.map((s) => s.message) : [err.message];
-  for (const line of lines) stderr(`fleet: error: ${line.split("\n")[0]}`);
-  if (process.env.FLEET_DEBUG && err.stack) stderr(err.stack);
+  for (const line of lines) stderr(`fleet: error: ${maskCredentials(line.split("\n")[0])}`);
+  if (process.env.FLEET_DEBUG && err.stack) stderr(maskCredentials(err.stack));
   return aborted || err.name === "CancelledError" ? EXIT.interrupted : EXIT.failure;
 }
 

@@ -42,8 +42,18 @@ function schemaFor(extraKeys: readonly string[]) {
     .strict();
 }
 
-/** Walks a parsed YAML value and refuses credential-like keys or values. */
-function refuseCredentials(where: string, value: unknown, hint: string, at = ""): void {
+/**
+ * Walks a parsed YAML value and refuses credential-like keys or values. Each node is visited
+ * once: YAML aliases share nodes, and walking them again and again would take exponential time
+ * on a "billion laughs" document.
+ */
+function refuseCredentials(
+  where: string,
+  value: unknown,
+  hint: string,
+  at = "",
+  seen: WeakSet<object> = new WeakSet(),
+): void {
   const allowed = `credentials never belong in ${where}: ${hint}`;
   if (typeof value === "string" && looksLikeCredential(value)) {
     throw new FleetConfigError(
@@ -54,6 +64,8 @@ function refuseCredentials(where: string, value: unknown, hint: string, at = "")
     );
   }
   if (value && typeof value === "object") {
+    if (seen.has(value)) return;
+    seen.add(value);
     for (const [k, v] of Object.entries(value)) {
       const here = at ? `${at}.${k}` : k;
       if (isCredentialKey(k)) {
@@ -64,7 +76,7 @@ function refuseCredentials(where: string, value: unknown, hint: string, at = "")
           "credential key found:",
         );
       }
-      refuseCredentials(where, v, hint, here);
+      refuseCredentials(where, v, hint, here, seen);
     }
   }
 }
@@ -79,7 +91,13 @@ export function parseCloudDefaults(cloud: CloudName, text: string, where: string
   try {
     doc = yaml.load(text, { filename: where, schema: yaml.CORE_SCHEMA });
   } catch (e) {
-    const reason = e instanceof yaml.YAMLException ? e.message : String(e);
+    // One line: js-yaml's message continues with a multi-line snippet of the file.
+    const reason =
+      e instanceof yaml.YAMLException
+        ? `${e.reason}${e.mark ? ` at line ${e.mark.line + 1}, column ${e.mark.column + 1}` : ""}`
+        : e instanceof RangeError
+          ? "nested too deeply"
+          : String(e).split("\n")[0];
     throw new FleetConfigError(
       where,
       "(unparsable YAML)",

@@ -12,11 +12,17 @@ export class FleetConfigError extends Error {
 
   constructor(key: string, value: unknown, allowed: string, detail?: string) {
     const shown = describeValue(value);
-    super(`${key}: ${detail ? `${detail} ` : ""}got ${shown}; ${allowed}`);
+    // Keys and paths can come from input too: keep them short, and never print a credential.
+    const where = looksLikeCredential(key)
+      ? "(a key that looks like a credential)"
+      : clip(/[\u0000-\u001f\u007f\u2028\u2029]/.test(key) ? JSON.stringify(key) : key, 120);
+    const rule = clip(escapeControl(allowed), 600);
+    const what = detail ? `${clip(escapeControl(detail), 300)} ` : "";
+    super(`${where}: ${what}got ${shown}; ${rule}`);
     this.name = "FleetConfigError";
-    this.key = key;
+    this.key = where;
     this.value = shown;
-    this.allowed = allowed;
+    this.allowed = rule;
   }
 }
 
@@ -39,6 +45,16 @@ export class FleetConfigErrors extends FleetConfigError {
 
 const MAX_SHOWN = 80;
 
+/** `text` with control characters (newlines, …) written as escapes: a message stays one line. */
+function escapeControl(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+/** `text`, cut to `max` characters with a note of its length. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…(${text.length} chars)` : text;
+}
+
 /**
  * Renders a value for an error message: JSON-ish, truncated, and with credential-looking
  * strings masked so an error message never leaks a secret.
@@ -49,16 +65,27 @@ export function describeValue(value: unknown): string {
   if (typeof value === "string") {
     text = looksLikeCredential(value) ? "a credential-like value (hidden)" : JSON.stringify(value);
   } else {
+    let json: string | undefined;
     try {
-      text = JSON.stringify(value, (_k, v: unknown) =>
+      json = JSON.stringify(value, (_k, v: unknown) =>
         typeof v === "string" && looksLikeCredential(v) ? "(hidden)" : v,
       );
     } catch {
-      text = String(value);
+      json = undefined; // too deeply nested, cyclic, or holding a BigInt
     }
-    if (text === undefined) text = String(value);
+    text = json ?? plainText(value);
   }
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…(${text.length} chars)` : text;
+}
+
+/** `String(value)`, or a description when even that fails (deep nesting, no prototype). */
+function plainText(value: unknown): string {
+  try {
+    const text = String(value);
+    return looksLikeCredential(text) ? "a credential-like value (hidden)" : text;
+  } catch {
+    return Array.isArray(value) ? "a list too deeply nested to show" : `a ${typeof value} value`;
+  }
 }
 
 /** Patterns of real credentials: a DigitalOcean token, AWS access key ids, private keys, and the like. */
@@ -74,6 +101,19 @@ const CREDENTIAL_PATTERNS: readonly RegExp[] = [
 /** True when a string looks like a credential that must never be stored in plain text. */
 export function looksLikeCredential(value: string): boolean {
   return CREDENTIAL_PATTERNS.some((p) => p.test(value));
+}
+
+/**
+ * `text` with every credential-looking part replaced by `(hidden)`: for text fleet prints but
+ * did not write itself (argument parser errors, provider messages).
+ */
+export function maskCredentials(text: string): string {
+  return text
+    .replace(
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
+      "(hidden)",
+    )
+    .replace(/[^\s'"`,;=:()[\]{}<>]+/g, (word) => (looksLikeCredential(word) ? "(hidden)" : word));
 }
 
 /** Key names that announce a credential, whatever their value. */

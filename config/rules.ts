@@ -4,7 +4,7 @@
  */
 import * as crypto from "node:crypto";
 import * as net from "node:net";
-import { FleetConfigError } from "./errors";
+import { FleetConfigError, looksLikeCredential } from "./errors";
 
 import { CLOUDS, type CloudName } from "../strategies/registry";
 
@@ -30,6 +30,29 @@ export const WORKER_NAME_RULE =
 export function validateWorkerName(key: string, value: unknown): string {
   if (typeof value !== "string" || !WORKER_NAME.test(value)) {
     throw new FleetConfigError(key, value, WORKER_NAME_RULE, "invalid worker name:");
+  }
+  return value;
+}
+
+/**
+ * A Pulumi stack name: `stack`, `org/stack` or `org/project/stack`, each part of letters,
+ * digits, `-`, `_` and `.` (never `.` or `..` alone: fleet keeps per-stack files under it).
+ */
+export const STACK_NAME = /^(?:[A-Za-z0-9_.-]{1,100}\/){0,2}[A-Za-z0-9_.-]{1,100}$/;
+
+export function validateStackName(key: string, value: unknown): string {
+  if (
+    typeof value !== "string" ||
+    !STACK_NAME.test(value) ||
+    value.split("/").some((part) => part === "." || part === "..") ||
+    looksLikeCredential(value) // it would be printed in progress lines and paths
+  ) {
+    throw new FleetConfigError(
+      key,
+      value,
+      "a stack name is `stack`, `org/stack` or `org/project/stack`, each part of letters, digits, '-', '_' and '.' (at most 100 characters)",
+      "invalid stack name:",
+    );
   }
   return value;
 }
@@ -66,7 +89,8 @@ export function validateCidr(key: string, value: unknown): string {
   if (typeof value !== "string") throw new FleetConfigError(key, value, allowed, "invalid CIDR:");
   const match = /^([^/\s]+)\/(\d{1,3})$/.exec(value.trim());
   if (!match) throw new FleetConfigError(key, value, allowed, "invalid CIDR:");
-  const family = net.isIP(match[1]);
+  // net.isIP accepts an IPv6 zone index (`fe80::1%eth0`), which no cloud's firewall does.
+  const family = match[1].includes("%") ? 0 : net.isIP(match[1]);
   const prefix = Number(match[2]);
   const max = family === 4 ? 32 : 128;
   if (

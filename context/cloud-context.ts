@@ -335,7 +335,7 @@ export class CloudContext {
         batch = this.queue.splice(0, 1);
       } else {
         const end = this.queue.findIndex((m) => m.kind === "destroy" || m.kind === "refresh");
-        batch = this.queue.splice(0, end < 0 ? this.queue.length : end);
+        batch = takeBatch(this.queue, end < 0 ? this.queue.length : end);
       }
       try {
         await withLock(this.lockFile, () => this.runBatch(batch), this.options.lock);
@@ -475,6 +475,14 @@ export class CloudContext {
     let general = collector.messages;
     if (!failed.size && !general.length) general = [errorText(error)];
 
+    if (error instanceof StackBusyError) {
+      // The update never started: nothing changed in the clouds, and converging now would
+      // meet the same lock. Say which request it stopped, and the cause with its remedy.
+      for (const m of applied)
+        m.done.reject(new StackBusyError(`${describe(m)} failed: ${error.message}`));
+      return;
+    }
+
     if (cancelled) {
       const err = new CancelledError(
         `cancelled: the update was stopped; the stack config now lists the ${truth.length} workers that exist` +
@@ -529,14 +537,16 @@ export class CloudContext {
         if (w) failed.set(w, f.message);
       }
       m.done.reject(
-        error instanceof CancelledError
-          ? new CancelledError(
-              "cancelled: delete-all was stopped; the stack config lists the workers that still exist",
-            )
-          : new WorkersFailedError(
-              failed,
-              collector.messages.length ? collector.messages : [errorText(error)],
-            ),
+        error instanceof StackBusyError
+          ? new StackBusyError(`deleting all workers failed: ${error.message}`)
+          : error instanceof CancelledError
+            ? new CancelledError(
+                "cancelled: delete-all was stopped; the stack config lists the workers that still exist",
+              )
+            : new WorkersFailedError(
+                failed,
+                collector.messages.length ? collector.messages : [errorText(error)],
+              ),
       );
       return;
     }
@@ -636,12 +646,46 @@ export class CloudContext {
   }
 }
 
+/**
+ * Takes the next batch: the longest prefix of `queue[0, end)` in which no worker name is
+ * touched twice. Creating and deleting one name in a single update would not do what the calls
+ * meant one after the other (a create then a delete never makes the worker and the create
+ * fails; a delete then a create keeps the old worker), so the later call waits for the next
+ * update.
+ */
+function takeBatch(queue: Mutation[], end: number): Mutation[] {
+  const touched = new Set<string>();
+  let n = 0;
+  for (; n < end; n++) {
+    const names = mutationWorkers(queue[n]).map((w) => w.toLowerCase());
+    if (n > 0 && names.some((w) => touched.has(w))) break;
+    for (const w of names) touched.add(w);
+  }
+  return queue.splice(0, Math.max(n, 1));
+}
+
 /** A worker entry as it is written back to config: a bare name when it has no overrides. */
 function compactEntry(e: WorkerOverrides): WorkerEntry {
   const keys = Object.keys(e).filter(
     (k) => (e as unknown as Record<string, unknown>)[k] !== undefined,
   );
   return keys.length === 1 ? e.name : e;
+}
+
+/** What a request asked for, for messages: `creating a, b`, `deleting c`, `sync`, … */
+function describe(m: Mutation): string {
+  switch (m.kind) {
+    case "create":
+      return `creating ${m.entries.map((e) => e.name).join(", ")}`;
+    case "delete":
+      return `deleting ${m.names.join(", ")}`;
+    case "cloud":
+      return `switching to ${m.cloud}`;
+    case "destroy":
+      return "deleting all workers";
+    default:
+      return m.kind;
+  }
 }
 
 function mutationWorkers(m: Mutation): string[] {

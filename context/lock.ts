@@ -13,6 +13,8 @@ export interface LockOptions {
   timeoutMs?: number;
   /** A holder that stopped refreshing its lock for this long is presumed dead. @default 30 s */
   staleMs?: number;
+  /** The longest pause between two attempts to take the lock. @default 1000 */
+  pollMs?: number;
 }
 
 export class LockTimeoutError extends Error {
@@ -45,7 +47,7 @@ export async function withLock<T>(
       if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
       if (Date.now() >= deadline) throw new LockTimeoutError(file, timeoutMs);
       await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
-      wait = Math.min(wait * 2, 1_000);
+      wait = Math.min(wait * 2, Math.max(options.pollMs ?? 1_000, 1));
     }
   }
   try {

@@ -456,7 +456,7 @@ describe("program", () => {
         const program = withYaml("digitalocean.yaml", "region: [nyc3\nsize: x\n");
         const { error, mocks } = await runExpectingFailure(program, ok);
         expect(error.message).to.match(
-          /^config\/digitalocean\.yaml: malformed YAML \(missed comma between flow collection entries in "config\/digitalocean\.yaml" \(2:1\)/,
+          /^config\/digitalocean\.yaml: malformed YAML \(missed comma between flow collection entries at line 2, column 1\)/,
         );
         expect(error.message).to.match(/: got "\(unparsable YAML\)"; valid YAML$/);
         expect(mocks.summary()).to.deep.equal([ROOT_STACK]);

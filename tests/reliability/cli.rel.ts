@@ -1,0 +1,214 @@
+/**
+ * Issue 7, part 1 (CLI arguments): `fleet` run in-process (`main(argv)`) over the engine
+ * double with ≥ 10,000 generated argument lists, and a smaller number of real create/delete
+ * runs checked against a model. Every run ends with an exit code (0, 1 or 2) and readable
+ * one-line errors naming what was wrong; a refused run changes nothing in the stack.
+ */
+import { expect } from "chai";
+import fc from "fast-check";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { main } from "../../cli/fleet";
+import { capture, contextFor, newDouble, snapshot, tempDir, truthOf } from "./support/fixtures";
+import { hostileString, nearName, validName } from "./support/generators";
+import { record } from "./support/stats";
+
+const RUNS = Number(process.env.FLEET_REL_FUZZ_RUNS ?? 10_000);
+const REAL_RUNS = Number(process.env.FLEET_REL_CLI_REAL_RUNS ?? 500);
+const SLOW_MS = 15_000;
+
+const CREDENTIAL_ENV = /^(DIGITALOCEAN_|AWS_|FLEET_STACK$)/;
+
+/** Environment for the runs: the double, no credentials unless asked, an empty home. */
+function isolate(dir: string): () => void {
+  const saved = { ...process.env };
+  for (const k of Object.keys(process.env)) if (CREDENTIAL_ENV.test(k)) delete process.env[k];
+  process.env.FLEET_TEST_ENGINE_DOUBLE = dir;
+  process.env.HOME = tempDir("home");
+  return () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  };
+}
+
+/** A line fleet prints for a refusal: it starts by naming the key or the thing refused. */
+const NAMED =
+  /^fleet: error: (names(\[\d+\])?|cloud|count|worker|--stack|credentials for [a-z]+|fleet:[A-Za-z]+(\[\d+\])?(\.[a-z]+)?|config\/[a-z]+\.yaml): /;
+
+function expectCleanOutput(code: number, stdout: string, stderr: string, argv: string[]): void {
+  const ctx = `fleet ${JSON.stringify(argv)} → ${code}\n${stderr}`;
+  expect([0, 1, 2], ctx).to.include(code);
+  expect(stderr, ctx).not.to.match(/^\s+at /m); // no stack traces
+  if (!argv.some((a) => a.includes("[object")))
+    expect(stdout + stderr, ctx).not.to.contain("[object Object]");
+  if (code === 1) {
+    const errors = stderr.split("\n").filter((l) => l.startsWith("fleet: error: "));
+    expect(errors.length, ctx).to.be.at.least(1);
+    for (const line of errors) expect(line, ctx).to.match(NAMED);
+  }
+  if (code === 2) expect(stderr, ctx).to.match(/(^|\n)(error: |fleet: |Usage: fleet)/);
+}
+
+/** One argv token: commands, options, values good and bad. */
+const token: fc.Arbitrary<string> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "create",
+      "delete",
+      "delete-all",
+      "list",
+      "ls",
+      "use",
+      "sync",
+      "env",
+      "help",
+      "bogus",
+      "Create",
+    ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "--json",
+      "-q",
+      "--quiet",
+      "-n",
+      "--count",
+      "--cloud",
+      "-y",
+      "--yes",
+      "-r",
+      "--refresh",
+      "-s",
+      "--stack",
+      "--version",
+      "--",
+      "-h",
+      "--help",
+      "--no-such",
+      "-x",
+      "--count=3",
+      "--cloud=aws",
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "aws",
+      "digitalocean",
+      "local",
+      "azure",
+      "0",
+      "-1",
+      "1e3",
+      "10001",
+      "99999999999",
+      "abc",
+      "2",
+      "1",
+    ),
+  },
+  { weight: 3, arbitrary: validName },
+  { weight: 2, arbitrary: nearName },
+  { weight: 2, arbitrary: hostileString.map((s) => s.slice(0, 300)) },
+);
+
+/** Options that would point fleet at another directory are left out: runs stay in the temp dir. */
+const outsideCwd = (t: string) => /^--c/.test(t) || /^-[^-]*C/.test(t);
+
+describe("fuzz: the fleet command", function () {
+  this.timeout(0);
+
+  it(`${RUNS} generated argument lists: exit 0/1/2, clear errors, nothing changed`, async () => {
+    const { dir, stack } = newDouble("cli");
+    // Two workers exist; then the credentials go, so nothing generated can change the stack.
+    await contextFor(stack, dir).createWorkers(["keep-1", "keep-2"]);
+    const restore = isolate(dir);
+    const before = snapshot(dir);
+    const codes = new Map<number, number>();
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(token, { maxLength: 7 }), async (tokens) => {
+          const argv = ["-C", dir, ...tokens.filter((t) => !outsideCwd(t))];
+          const t = Date.now();
+          const { result: code, stdout, stderr } = await capture(() => main(argv));
+          expect(Date.now() - t, `fleet ${JSON.stringify(argv)} hung`).to.be.below(SLOW_MS);
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+          expectCleanOutput(code, stdout, stderr, argv);
+          expect(snapshot(dir), `fleet ${JSON.stringify(argv)} changed the stack`).to.equal(before);
+        }),
+        { numRuns: RUNS },
+      );
+    } finally {
+      restore();
+    }
+    record({ inputs: { "CLI arguments": RUNS } });
+    // The generator reaches every outcome.
+    if (RUNS >= 1_000) expect([...codes.keys()].sort()).to.deep.equal([0, 1, 2]);
+    const truth = await truthOf(stack);
+    expect(truth.config).to.deep.equal(["keep-1", "keep-2"]);
+    expect(truth.outputs).to.deep.equal(["keep-1", "keep-2"]);
+  });
+
+  it(`${REAL_RUNS} real create/delete/list/sync runs agree with a model`, async () => {
+    const { dir, stack } = newDouble("cli-real");
+    const restore = isolate(dir);
+    process.env.DIGITALOCEAN_TOKEN = "dop_v1_" + "0".repeat(64);
+    const pool = ["a1", "a2", "b.1", "c-3", "D4", "e5"];
+    const model = new Set<string>();
+    const nameArb = fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...pool) },
+      { weight: 1, arbitrary: nearName.filter((n) => !outsideCwd(n)) },
+    );
+    const cmdArb = fc.oneof(
+      fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }).map((n) => ["create", ...n]),
+      fc.uniqueArray(nameArb, { minLength: 1, maxLength: 2 }).map((n) => ["delete", ...n]),
+      fc.constant(["list"]),
+      fc.constant(["sync"]),
+    );
+    let runs = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(cmdArb, fc.boolean(), async (cmd, json) => {
+          runs++;
+          const argv = ["-C", dir, ...(json ? ["--json"] : ["-q"]), ...cmd];
+          const snap = snapshot(dir);
+          const { result: code, stdout, stderr } = await capture(() => main(argv));
+          expectCleanOutput(code, stdout, stderr, argv);
+          const names = cmd.slice(1);
+          const lower = new Set([...model].map((n) => n.toLowerCase()));
+          const valid = names.every((n) => /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(n));
+          let ok = true;
+          if (cmd[0] === "create") ok = valid && names.every((n) => !lower.has(n.toLowerCase()));
+          if (cmd[0] === "delete") ok = valid && names.every((n) => model.has(n));
+          // A name that starts with "-" is read as an unknown option: a usage error (2).
+          const expected = ok ? 0 : names.some((n) => n.startsWith("-")) ? 2 : 1;
+          expect(code, `${JSON.stringify(argv)}\n${stderr}`).to.equal(expected);
+          if (!ok) {
+            expect(snapshot(dir), "a refused run changed the stack").to.equal(snap);
+            return;
+          }
+          if (cmd[0] === "create") names.forEach((n) => model.add(n));
+          if (cmd[0] === "delete") names.forEach((n) => model.delete(n));
+          if (json && cmd[0] === "create") {
+            const made = JSON.parse(stdout) as { name: string }[];
+            expect(made.map((w) => w.name)).to.deep.equal(names);
+          }
+          const truth = await truthOf(stack);
+          expect(new Set(truth.config)).to.deep.equal(model);
+          expect(new Set(truth.outputs)).to.deep.equal(model);
+          expect(new Set(truth.state)).to.deep.equal(model);
+          expect(truth.state.length).to.equal(model.size);
+        }),
+        { numRuns: REAL_RUNS },
+      );
+    } finally {
+      restore();
+    }
+    record({ inputs: { "CLI real runs": runs } });
+    expect(fs.existsSync(path.join(dir, "engine.lock")), "the engine lock is released").to.equal(
+      false,
+    );
+  });
+});

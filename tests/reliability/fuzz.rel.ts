@@ -1,0 +1,562 @@
+/**
+ * Issue 7, part 1 (library paths): every input path fed ≥ 10,000 generated values (valid,
+ * near-valid, hostile). Each value is either accepted and round-trips, or refused with
+ * FleetConfigError (or a subclass) whose message names the key; never another exception, and
+ * never a slow call (a catastrophic regex or walk would show up as one).
+ */
+import { expect } from "chai";
+import fc from "fast-check";
+import * as net from "node:net";
+import * as yaml from "js-yaml";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseCloudDefaults } from "../../config/defaults";
+import { FleetConfigError, FleetConfigErrors } from "../../config/errors";
+import {
+  type FleetConfig,
+  type ParseOptions,
+  type WorkerEntry,
+  parseFleetConfig,
+  parseWorkerEntries,
+  parseWorkerEntry,
+} from "../../config/fleet-config";
+import { defaultsDir } from "../../config/paths";
+import { CLOUDS, type CloudName, validateWorkerName } from "../../config/rules";
+import {
+  anyIdentifier,
+  anyName,
+  cidr,
+  hostileString,
+  safeJson,
+  shallowWrongType,
+  sshKey,
+  tagsJson,
+  validIdentifier,
+  validName,
+  workerItem,
+  workerList,
+  wrongType,
+} from "./support/generators";
+import { record } from "./support/stats";
+
+const RUNS = Number(process.env.FLEET_REL_FUZZ_RUNS ?? 10_000);
+/** A single call slower than this is treated as a hang. */
+const SLOW_MS = 2_000;
+
+/** Runs `fn`; returns the thrown error or undefined; fails on a slow call. */
+function attempt(fn: () => unknown): unknown {
+  const t = Date.now();
+  try {
+    fn();
+    return undefined;
+  } catch (e) {
+    return e;
+  } finally {
+    const ms = Date.now() - t;
+    if (ms > SLOW_MS) throw new Error(`a single call took ${ms} ms (a hang?)`);
+  }
+}
+
+/** Asserts a refusal: fleet's own error, every problem named by a key under `keys`. */
+function expectRefused(e: unknown, keys: (key: string) => boolean): FleetConfigError {
+  if (!(e instanceof FleetConfigError)) {
+    throw new Error(
+      `expected FleetConfigError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+    );
+  }
+  const all = e instanceof FleetConfigErrors ? e.errors : [e];
+  for (const sub of all) {
+    expect(keys(sub.key), `key ${sub.key} of: ${sub.message}`).to.equal(true);
+    expect(sub.message.startsWith(`${sub.key}: `), sub.message).to.equal(true);
+    expect(sub.message.length, "a message a person can read").to.be.below(2_000);
+    expect(sub.message, "one line per problem").not.to.contain("\n");
+  }
+  return e;
+}
+
+/** The contract's rule for names, written independently of rules.ts. */
+function isValidName(v: unknown): v is string {
+  if (typeof v !== "string" || v.length < 1 || v.length > 63) return false;
+  const ok = (c: string, first: boolean) =>
+    (c >= "a" && c <= "z") ||
+    (c >= "A" && c <= "Z") ||
+    (c >= "0" && c <= "9") ||
+    (!first && (c === "-" || c === "."));
+  return [...v].every((c, i) => ok(c, i === 0)) && [...v].length === v.length;
+}
+
+function isValidIdentifier(v: unknown): boolean {
+  return typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9._:/*+@-]{0,127}$/.test(v);
+}
+
+const DO_ONLY: ParseOptions = { stack: "dev" };
+
+/** Values that reproduce `config` (structured keys re-serialized), for the round trip. */
+function reserialize(
+  config: FleetConfig,
+  original: Record<string, string>,
+): Record<string, string> {
+  const out: Record<string, string> = { ...original };
+  out["fleet:cloud"] = config.cloud;
+  out["fleet:workers"] = JSON.stringify(config.entries);
+  out["fleet:sshPublicKeys"] = JSON.stringify(config.sshPublicKeys);
+  out["fleet:sshAllowFrom"] = JSON.stringify(config.sshAllowFrom);
+  const userTags = Object.fromEntries(
+    Object.entries(config.tags).filter(([k]) => !k.startsWith("fleet:")),
+  );
+  out["fleet:tags"] = JSON.stringify(userTags);
+  return out;
+}
+
+function expectRoundTrip(
+  values: Record<string, string>,
+  options: ParseOptions = DO_ONLY,
+): FleetConfig {
+  const config = parseFleetConfig(values, options);
+  const again = parseFleetConfig(reserialize(config, values), options);
+  expect(again).to.deep.equal(config);
+  return config;
+}
+
+describe("fuzz: library input paths", function () {
+  this.timeout(0);
+
+  it(`worker names: ${RUNS} values through validateWorkerName and parseWorkerEntry`, () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(anyName, (v) => {
+        const want = isValidName(v);
+        // parseWorkerEntry also takes { name, … } objects: those are the items test's job.
+        const isObject = !!v && typeof v === "object" && !Array.isArray(v);
+        const fns = isObject ? [validateWorkerName] : [validateWorkerName, parseWorkerEntry];
+        for (const fn of fns) {
+          let got: unknown;
+          const e = attempt(() => (got = fn("fleet:workers[0]", v)));
+          if (want) {
+            expect(e, String(e)).to.equal(undefined);
+            expect(got).to.equal(v);
+            expect(JSON.parse(JSON.stringify(got))).to.equal(v);
+          } else {
+            const err = expectRefused(e, (k) => k.startsWith("fleet:workers[0]"));
+            expect(err.message).to.match(/invalid worker( name)?:|unknown worker field:/);
+          }
+        }
+        if (want) accepted++;
+      }),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "worker names": RUNS } }); // each through both functions
+    if (RUNS >= 1_000)
+      expect(accepted, "the generator reaches valid names too").to.be.above(RUNS / 10);
+  });
+
+  it(`fleet:workers items: ${RUNS} values through parseWorkerEntry`, () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(workerItem, (item) => {
+        let entry: WorkerEntry | undefined;
+        const e = attempt(() => (entry = parseWorkerEntry("fleet:workers[3]", item)));
+        if (e === undefined) {
+          accepted++;
+          // Accepted: exactly the contract's shape, and stable through JSON.
+          if (typeof item === "string") expect(isValidName(item)).to.equal(true);
+          else {
+            const o = item as Record<string, unknown>;
+            expect(
+              Object.keys(o).every((k) => ["name", "cloud", "region", "size", "image"].includes(k)),
+            ).to.equal(true);
+            expect(isValidName(o.name)).to.equal(true);
+            if (o.cloud !== undefined) expect(CLOUDS).to.include(o.cloud);
+            for (const k of ["region", "size", "image"])
+              if (o[k] !== undefined) expect(isValidIdentifier(o[k]), k).to.equal(true);
+          }
+          const again = parseWorkerEntry("fleet:workers[3]", JSON.parse(JSON.stringify(entry)));
+          expect(again).to.deep.equal(entry);
+        } else expectRefused(e, (k) => k.startsWith("fleet:workers[3]"));
+      }),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "fleet:workers items": RUNS } });
+    if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 20);
+  });
+
+  it(`fleet:workers lists: ${RUNS} lists through parseWorkerEntries and parseFleetConfig`, () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof({ weight: 9, arbitrary: workerList }, { weight: 1, arbitrary: wrongType }),
+        (list) => {
+          let entries: WorkerEntry[] = [];
+          const e = attempt(() => (entries = parseWorkerEntries("fleet:workers", list)));
+          if (e !== undefined) {
+            const err = expectRefused(e, (k) => k.startsWith("fleet:workers"));
+            // Every bad item is reported, not only the first.
+            if (Array.isArray(list)) {
+              const bad = list.filter(
+                (item) => attempt(() => parseWorkerEntry("x", item)) !== undefined,
+              );
+              const reported = err instanceof FleetConfigErrors ? err.errors.length : 1;
+              expect(reported).to.be.at.least(bad.length);
+            }
+            // The list as stack config text is judged like the list JSON makes of it (JSON drops
+            // functions and undefined values).
+            const text = safeJson(list);
+            let asJson: unknown;
+            const jsonOk =
+              attempt(() => (asJson = JSON.parse(text))) === undefined &&
+              attempt(() => parseWorkerEntries("fleet:workers", asJson)) === undefined;
+            const e2 = attempt(() =>
+              parseFleetConfig({ "fleet:cloud": "digitalocean", "fleet:workers": text }, DO_ONLY),
+            );
+            if (jsonOk) expect(e2, String(e2)).to.equal(undefined);
+            else expectRefused(e2, (k) => k.startsWith("fleet:workers"));
+            return;
+          }
+          accepted++;
+          const json = JSON.stringify(entries);
+          expect(parseWorkerEntries("fleet:workers", JSON.parse(json))).to.deep.equal(entries);
+          const config = expectRoundTrip({ "fleet:cloud": "digitalocean", "fleet:workers": json });
+          expect(config.entries).to.deep.equal(entries);
+          expect(config.workers.map((w) => w.name)).to.deep.equal(
+            entries.map((x) => (typeof x === "string" ? x : x.name)),
+          );
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "fleet:workers lists": RUNS } });
+    if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 5);
+  });
+
+  it(`fleet:workers text: ${RUNS} raw stack config texts through parseFleetConfig`, () => {
+    const text = fc.oneof(
+      { weight: 4, arbitrary: workerList.map((l) => safeJson(l)) },
+      { weight: 2, arbitrary: workerList.map((l) => safeJson(l).slice(0, -1)) }, // truncated JSON
+      { weight: 2, arbitrary: fc.json() },
+      { weight: 2, arbitrary: hostileString },
+      {
+        weight: 1,
+        arbitrary: fc.integer({ min: 1, max: 15_000 }).map((n) => "[".repeat(n) + "]".repeat(n)),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.integer({ min: 1, max: 15_000 }).map((n) => '{"name":'.repeat(n)),
+      },
+    );
+    fc.assert(
+      fc.property(text, (raw) => {
+        let config: FleetConfig | undefined;
+        const values = { "fleet:cloud": "aws", "aws:region": "eu-west-1", "fleet:workers": raw };
+        const e = attempt(() => (config = expectRoundTrip(values)));
+        if (e !== undefined) expectRefused(e, (k) => k.startsWith("fleet:workers"));
+        else expect(config?.cloud).to.equal("aws");
+      }),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "fleet:workers text": RUNS } });
+  });
+
+  it(`stack config: ${RUNS} whole configs with arbitrary fleet:* keys and values`, () => {
+    const known = [
+      "cloud",
+      "workers",
+      "region",
+      "size",
+      "image",
+      "sshPublicKeys",
+      "sshAllowFrom",
+      "tags",
+      "imageOwner",
+      "localCommand",
+    ];
+    const keyArb = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...known.map((k) => `fleet:${k}`)) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          "fleet:Workers",
+          "fleet:worker",
+          "fleet:clouds",
+          "fleet:",
+          "fleet:token",
+          "fleet:__proto__",
+          "fleet:sshallowfrom",
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          "aws:region",
+          "aws:profile",
+          "digitalocean:token",
+          "aws:secretKey",
+          "other:key",
+        ),
+      },
+      { weight: 1, arbitrary: hostileString.map((s) => `fleet:${s}`) },
+    );
+    const valueFor = (key: string): fc.Arbitrary<string> => {
+      const text = (a: fc.Arbitrary<unknown>) =>
+        a.map((v) => (typeof v === "string" ? v : safeJson(v)));
+      switch (key) {
+        case "fleet:cloud":
+          return fc.oneof(
+            fc.constantFrom(...CLOUDS),
+            fc.constantFrom("azure", "AWS", "", "gcp"),
+            hostileString,
+          );
+        case "fleet:workers":
+          return workerList.map((l) => safeJson(l));
+        case "fleet:sshAllowFrom":
+          return fc.oneof(
+            text(cidr),
+            fc.array(cidr, { maxLength: 4 }).map((l) => safeJson(l)),
+          );
+        case "fleet:sshPublicKeys":
+          return fc.oneof(
+            text(sshKey),
+            fc.array(sshKey, { maxLength: 3 }).map((l) => safeJson(l)),
+          );
+        case "fleet:tags":
+          return tagsJson;
+        case "aws:region":
+          return fc.constantFrom("us-east-1", "eu-west-1", "");
+        default:
+          return fc.oneof(text(anyIdentifier), validIdentifier);
+      }
+    };
+    const configArb = fc
+      .uniqueArray(keyArb, { maxLength: 7 })
+      .chain((keys) => fc.tuple(...keys.map((k) => valueFor(k).map((v) => [k, v] as const))))
+      .map((pairs) => Object.fromEntries(pairs) as Record<string, string>);
+    let accepted = 0;
+    fc.assert(
+      fc.property(configArb, (values) => {
+        // Never the filesystem: fleet:userDataFile is fuzzed with its own reader below.
+        delete values["fleet:userDataFile"];
+        const e = attempt(() => expectRoundTrip(values));
+        if (e === undefined) {
+          accepted++;
+          return;
+        }
+        const given = new Set(Object.keys(values));
+        const keys = (e instanceof FleetConfigErrors ? e.errors : [e as FleetConfigError]).map(
+          (x) => x.key,
+        );
+        const names = (shown: string, given: string) => {
+          if (shown.startsWith("(a key")) return true;
+          const clipped = /…\(\d+ chars\)$/.test(shown);
+          let base = shown.replace(/…\(\d+ chars\)$/, "");
+          if (base.startsWith('"')) base = clipped ? base.slice(1) : (JSON.parse(base) as string);
+          const root = base.split("[")[0].split(".")[0];
+          return given === base || given === root || (clipped && given.startsWith(base));
+        };
+        expectRefused(e, (k) =>
+          [...given].some((g) => names(k, g) || names(k, JSON.stringify(g).slice(1))),
+        );
+        // Known problems are always among those reported.
+        for (const k of given) {
+          if (k.startsWith("fleet:") && !known.includes(k.slice(6)))
+            expect(
+              keys.some((r) => names(r, k) || names(r, JSON.stringify(k).slice(1))),
+              k,
+            ).to.equal(true);
+        }
+        if (values["digitalocean:token"] !== undefined)
+          expect(keys).to.include("digitalocean:token");
+      }),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "stack config (all keys)": RUNS } });
+    if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 50);
+  });
+
+  it(`stack config: ${RUNS} fleet:sshAllowFrom values (CIDRs)`, () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof(cidr, fc.array(cidr, { maxLength: 5 })), (v) => {
+        const raw = typeof v === "string" ? v : safeJson(v);
+        let config: FleetConfig | undefined;
+        const e = attempt(() => (config = expectRoundTrip({ "fleet:sshAllowFrom": raw })));
+        if (e !== undefined) {
+          expectRefused(e, (k) => k.startsWith("fleet:sshAllowFrom"));
+          return;
+        }
+        accepted++;
+        for (const c of config?.sshAllowFrom ?? []) {
+          // Independently: an address (no zone), a prefix within the family's bits.
+          const [ip, prefix] = c.split("/");
+          const family = net.isIP(ip);
+          expect(family, c).to.be.oneOf([4, 6]);
+          expect(ip).not.to.contain("%");
+          expect(Number(prefix)).to.be.at.most(family === 4 ? 32 : 128);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "stack config: sshAllowFrom": RUNS } });
+    if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 10);
+  });
+
+  it(`stack config: ${RUNS} fleet:tags and fleet:sshPublicKeys values`, () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(tagsJson, fc.oneof(sshKey, fc.array(sshKey, { maxLength: 3 })), (tags, keys) => {
+        const rawKeys = typeof keys === "string" ? keys : safeJson(keys);
+        const values = { "fleet:tags": tags, "fleet:sshPublicKeys": rawKeys };
+        const e = attempt(() => expectRoundTrip(values));
+        if (e === undefined) accepted++;
+        else
+          expectRefused(
+            e,
+            (k) => k.startsWith("fleet:tags") || k.startsWith("fleet:sshPublicKeys"),
+          );
+      }),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "stack config: tags + sshPublicKeys": RUNS } });
+    if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 50);
+  });
+
+  it(`stack config: ${RUNS / 10} fleet:userDataFile values with an in-memory reader`, () => {
+    const contents = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.integer({ min: 16 * 1024 - 2, max: 16 * 1024 + 2 }).map((n) => "x".repeat(n)),
+      fc.constant("#cloud-config\nruncmd: [echo hi]\n"),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(validName, hostileString),
+        fc.option(contents, { nil: undefined }),
+        (file, body) => {
+          const readFile = (f: string): Buffer => {
+            if (body === undefined)
+              throw Object.assign(new Error(`ENOENT: ${f}`), { code: "ENOENT" });
+            return Buffer.from(body);
+          };
+          const e = attempt(() =>
+            expectRoundTrip(
+              { "fleet:userDataFile": file },
+              { stack: "dev", readFile, projectDir: "/nonexistent" },
+            ),
+          );
+          if (e !== undefined) expectRefused(e, (k) => k === "fleet:userDataFile");
+        },
+      ),
+      { numRuns: RUNS / 10 },
+    );
+    record({ inputs: { "stack config: userDataFile": RUNS / 10 } });
+  });
+
+  it(`config/*.yaml: ${RUNS} texts through parseCloudDefaults`, () => {
+    const real = Object.fromEntries(
+      CLOUDS.map((c) => [
+        c,
+        yaml.load(fs.readFileSync(path.join(defaultsDir(), `${c}.yaml`), "utf8")) as Record<
+          string,
+          unknown
+        >,
+      ]),
+    ) as Record<CloudName, Record<string, unknown>>;
+    const mutatedDoc = fc
+      .tuple(
+        fc.constantFrom(...CLOUDS),
+        fc.constantFrom(
+          "region",
+          "size",
+          "image",
+          "sizes",
+          "sizes.small",
+          "imageOwner",
+          "extra",
+          "token",
+          "apiKey",
+          "nested.password",
+        ),
+        fc.oneof(
+          validIdentifier,
+          anyIdentifier.filter((v) => typeof v === "string"),
+          shallowWrongType,
+          fc.constant(undefined),
+        ),
+      )
+      .map(([cloud, at, value]) => {
+        const doc = structuredClone(real[cloud]);
+        const parts = at.split(".");
+        let cur: Record<string, unknown> = doc;
+        for (const p of parts.slice(0, -1)) {
+          if (!cur[p] || typeof cur[p] !== "object") cur[p] = {};
+          cur = cur[p] as Record<string, unknown>;
+        }
+        if (value === undefined) delete cur[parts[parts.length - 1]];
+        else cur[parts[parts.length - 1]] = value;
+        let text: string;
+        try {
+          text = yaml.dump(doc, { skipInvalid: true });
+        } catch {
+          text = "{";
+        }
+        return { cloud, text };
+      });
+    const hostileDoc = fc
+      .tuple(
+        fc.constantFrom(...CLOUDS),
+        fc.oneof(
+          hostileString,
+          fc.constantFrom(
+            "region: !!js/function 'function () {}'",
+            "region: a\nregion: b",
+            "---\nregion: a\n---\nregion: b",
+            "a: &a [x]\nb: *a\nregion: *a",
+            "region: *undefined",
+            "\t region: x",
+            "sizes: !!binary aGVsbG8=",
+            "region: [",
+            "<<: {region: x}",
+          ),
+          fc.integer({ min: 1, max: 5_000 }).map((n) => "[".repeat(n) + "]".repeat(n)),
+          fc.integer({ min: 1, max: 5_000 }).map((n) => "a:\n" + " - ".repeat(n)),
+          fc.integer({ min: 2, max: 12 }).map((levels) => {
+            // A "billion laughs" alias bomb: 10^levels leaves if walked naively.
+            let y = "l0: &l0 [x,x,x,x,x,x,x,x,x,x]\n";
+            for (let i = 1; i < levels; i++)
+              y += `l${i}: &l${i} [${Array(10)
+                .fill(`*l${i - 1}`)
+                .join(",")}]\n`;
+            return y;
+          }),
+        ),
+      )
+      .map(([cloud, text]) => ({ cloud, text }));
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof(mutatedDoc, hostileDoc), ({ cloud, text }) => {
+        const where = `config/${cloud}.yaml`;
+        let parsed: ReturnType<typeof parseCloudDefaults> | undefined;
+        const e = attempt(() => (parsed = parseCloudDefaults(cloud, text, where)));
+        if (e !== undefined) {
+          expectRefused(e, (k) => k.startsWith(where));
+          return;
+        }
+        accepted++;
+        // Round trip: the accepted settings written back as YAML parse to the same defaults.
+        const d = parsed as ReturnType<typeof parseCloudDefaults>;
+        const again = parseCloudDefaults(
+          cloud,
+          yaml.dump({
+            region: d.region,
+            size: d.size,
+            image: d.image,
+            sizes: d.sizes,
+            ...d.extras,
+          }),
+          where,
+        );
+        expect(again).to.deep.equal(d);
+      }),
+      { numRuns: RUNS },
+    );
+    record({ inputs: { "config/*.yaml": RUNS } });
+    if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 20);
+  });
+});
