@@ -3,19 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { loadCloudDefaults, parseCloudDefaults } from "../../config/defaults";
-import { FleetConfigError } from "../../config/errors";
 import { defaultsDir } from "../../config/paths";
 import { FAKE } from "../harness/credentials";
-
-function refusal(fn: () => unknown): FleetConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FleetConfigError);
-    return e as FleetConfigError;
-  }
-  throw new Error("expected a FleetConfigError, but nothing was thrown");
-}
+import { refusal } from "../harness/assertions";
 
 const DO_HINT =
   "set the DIGITALOCEAN_TOKEN environment variable, or store the token as a secret with `pulumi config set --secret digitalocean:token <token>`";

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { CloudDefaults } from "../../config/defaults";
-import { FleetConfigError, FleetConfigErrors } from "../../config/errors";
+import { FleetConfigErrors } from "../../config/errors";
 import {
   BASE_STACK_KEYS,
   type FleetConfig,
@@ -17,16 +17,7 @@ import {
 } from "../../config/fleet-config";
 import type { CloudName } from "../../config/rules";
 import { FAKE } from "../harness/credentials";
-
-function refusal(fn: () => unknown): FleetConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FleetConfigError);
-    return e as FleetConfigError;
-  }
-  throw new Error("expected a FleetConfigError, but nothing was thrown");
-}
+import { refusal } from "../harness/assertions";
 
 /** Made-up defaults, so layering tests do not depend on the shipped YAML. */
 const FAKE_DEFAULTS: Record<string, CloudDefaults> = {

@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { FleetConfigError } from "../../config/errors";
 import {
   ABSTRACT_SIZES,
   CLOUDS,
@@ -15,17 +14,9 @@ import {
   validateWorkerName,
   WORKER_NAME_RULE,
 } from "../../config/rules";
+import { refusal } from "../harness/assertions";
 
 /** Runs `fn`, expects a FleetConfigError, returns it. */
-function refusal(fn: () => unknown): FleetConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FleetConfigError);
-    return e as FleetConfigError;
-  }
-  throw new Error("expected a FleetConfigError, but nothing was thrown");
-}
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtQx4M0vJ0b3lDq2kRrT0hEJ0Dk1y2mQmZ5u6n3v9Qb";
 

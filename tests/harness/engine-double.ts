@@ -190,23 +190,11 @@ export class EngineDouble implements FleetStack {
       const prev = this.state();
       const faults = this.faults();
       const emit = emitter(options.onEvent);
-      const failures: { urn: string; message: string }[] = [];
-      const kept: SavedResource[] = [];
-      await Promise.all(
-        prev.resources.map(async (r) => {
-          const message = r.custom ? failureFor(r.name, faults.failDelete) : undefined;
-          if (r.custom) {
-            emit.step("resourcePreEvent", "delete", r);
-            await sleep(faults.latencyMs ?? 0);
-          }
-          if (message) {
-            failures.push({ urn: r.urn, message });
-            emit.failed(r, message);
-            kept.push(r);
-          } else if (options.signal?.aborted) {
-            kept.push(r);
-          } else if (r.custom) emit.step("resOutputsEvent", "delete", r);
-        }),
+      const { kept, failures } = await deleteResources(
+        prev.resources,
+        faults,
+        options.signal,
+        emit,
       );
       const components = kept.length ? prev.resources.filter((r) => !r.custom) : [];
       this.save({
@@ -324,22 +312,9 @@ export class EngineDouble implements FleetStack {
 
     // Delete what is no longer declared, after the creates (the engine's order).
     const deletions = prev.resources.filter((r) => !mocks.registered.has(key(r.type, r.name)));
-    await Promise.all(
-      deletions.map(async (r) => {
-        if (options.signal?.aborted) return next.push(r);
-        const message = r.custom ? failureFor(r.name, faults.failDelete) : undefined;
-        if (r.custom) {
-          emit.step("resourcePreEvent", "delete", r);
-          await sleep(faults.latencyMs ?? 0);
-        }
-        if (message) {
-          failures.push({ urn: r.urn, message });
-          emit.failed(r, message);
-          next.push(r);
-        } else if (r.custom) emit.step("resOutputsEvent", "delete", r);
-        return undefined;
-      }),
-    );
+    const deleted = await deleteResources(deletions, faults, options.signal, emit);
+    next.push(...deleted.kept);
+    failures.push(...deleted.failures);
 
     const ok = !failures.length && !options.signal?.aborted;
     this.save({ resources: next, outputs: ok ? outputs : prev.outputs, updates: prev.updates + 1 });
@@ -348,6 +323,39 @@ export class EngineDouble implements FleetStack {
       throw new UpdateFailedError(`update failed for ${failures.length} resources`, failures);
     return outputs;
   }
+}
+
+/**
+ * Deletes resources as the engine does: all at once, each after the injected latency, keeping
+ * those whose delete fails (by injected fault) or that a cancel stopped.
+ */
+async function deleteResources(
+  resources: readonly SavedResource[],
+  faults: Faults,
+  signal: AbortSignal | undefined,
+  emit: ReturnType<typeof emitter>,
+): Promise<{ kept: SavedResource[]; failures: { urn: string; message: string }[] }> {
+  const kept: SavedResource[] = [];
+  const failures: { urn: string; message: string }[] = [];
+  await Promise.all(
+    resources.map(async (r) => {
+      if (signal?.aborted) return kept.push(r);
+      const message = r.custom ? failureFor(r.name, faults.failDelete) : undefined;
+      if (r.custom) {
+        emit.step("resourcePreEvent", "delete", r);
+        await sleep(faults.latencyMs ?? 0);
+      }
+      if (message) {
+        failures.push({ urn: r.urn, message });
+        emit.failed(r, message);
+        kept.push(r);
+      } else if (signal?.aborted) {
+        kept.push(r);
+      } else if (r.custom) emit.step("resOutputsEvent", "delete", r);
+      return undefined;
+    }),
+  );
+  return { kept, failures };
 }
 
 /** Mocks that remember state across runs, fail and delay on demand, and emit step events. */

@@ -4,7 +4,8 @@ import { FleetConfigError } from "../../config/errors";
 import { fleetProgram } from "../../program";
 import { ADMIN_USER, AzureStrategy, azureTags, parseImageUrn } from "../../strategies/azure";
 import type { StrategyArgs, WorkerSpec } from "../../strategies/contract";
-import { type RecordedResource, RecordingMocks, runUnderMocks } from "../harness/mocks";
+import { RecordingMocks, runUnderMocks } from "../harness/mocks";
+import { buildStrategy, only } from "../harness/strategy";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDzQ9Yk8wR0aTestKeyOnlyForUnitTests me@laptop";
 const IMAGE = "Canonical:ubuntu-24_04-lts:server:latest";
@@ -25,21 +26,8 @@ function args(overrides: Partial<StrategyArgs> = {}): StrategyArgs {
   };
 }
 
-async function build(a: StrategyArgs, mocks = new RecordingMocks()) {
-  return runUnderMocks(
-    async () => {
-      const fleet = new AzureStrategy("azure", a);
-      return { workers: fleet.workers };
-    },
-    {},
-    { mocks },
-  );
-}
-
-function only(rs: RecordedResource[]): RecordedResource {
-  expect(rs).to.have.length(1);
-  return rs[0];
-}
+const build = (a: StrategyArgs, mocks?: RecordingMocks) =>
+  buildStrategy(AzureStrategy, "azure", a, mocks);
 
 describe("strategies/azure", () => {
   describe("parseImageUrn", () => {

@@ -11,7 +11,8 @@ import {
   isoToLabel,
   labelToIso,
 } from "../../strategies/hetzner";
-import { type RecordedResource, RecordingMocks, runUnderMocks } from "../harness/mocks";
+import { RecordingMocks, runUnderMocks } from "../harness/mocks";
+import { buildStrategy, only } from "../harness/strategy";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDzQ9Yk8wR0aTestKeyOnlyForUnitTests me@laptop";
 const TAGS = { "fleet:project": "fleet", "fleet:stack": "dev", team: "batch" };
@@ -32,21 +33,8 @@ function args(overrides: Partial<StrategyArgs> = {}): StrategyArgs {
   };
 }
 
-async function build(a: StrategyArgs, mocks = new RecordingMocks()) {
-  return runUnderMocks(
-    async () => {
-      const fleet = new HetznerStrategy("hetzner", a);
-      return { workers: fleet.workers };
-    },
-    {},
-    { mocks },
-  );
-}
-
-function only(rs: RecordedResource[]): RecordedResource {
-  expect(rs).to.have.length(1);
-  return rs[0];
-}
+const build = (a: StrategyArgs, mocks?: RecordingMocks) =>
+  buildStrategy(HetznerStrategy, "hetzner", a, mocks);
 
 describe("strategies/hetzner", () => {
   describe("pure helpers", () => {
