@@ -11,7 +11,6 @@ import {
   sshKeysMetadata,
 } from "../../strategies/gcp";
 import { RecordingMocks, runUnderMocks } from "../harness/mocks";
-import { buildStrategy } from "../harness/strategy";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDzQ9Yk8wR0aTestKeyOnlyForUnitTests me@laptop";
 const IMAGE = "ubuntu-os-cloud/ubuntu-2404-lts-amd64";
@@ -34,8 +33,17 @@ function args(overrides: Partial<StrategyArgs> = {}): StrategyArgs {
   };
 }
 
-const build = (a: StrategyArgs, mocks?: RecordingMocks) =>
-  buildStrategy(GcpStrategy, "gcp", a, mocks);
+// GCP's build also exports the fleet's network tag.
+async function build(a: StrategyArgs, mocks = new RecordingMocks()) {
+  return runUnderMocks(
+    async () => {
+      const fleet = new GcpStrategy("gcp", a);
+      return { workers: fleet.workers, networkTag: fleet.networkTag };
+    },
+    {},
+    { mocks },
+  );
+}
 
 describe("strategies/gcp", () => {
   describe("pure helpers", () => {
