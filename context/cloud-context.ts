@@ -406,7 +406,9 @@ export class CloudContext {
         const revert: Record<string, ConfigValue | undefined> = {};
         for (const k of Object.keys(changes)) revert[k] = before[k];
         await this.stack.setConfig(revert);
-        for (const m of applied) m.done.reject(error);
+        // Say which request it stopped, and the cause with its remedy.
+        for (const m of applied)
+          m.done.reject(new StackBusyError(`${describe(m)} failed: ${error.message}`));
         return;
       }
       await this.recover(error, collector, applied, current, involved);
@@ -474,14 +476,6 @@ export class CloudContext {
     }
     let general = collector.messages;
     if (!failed.size && !general.length) general = [errorText(error)];
-
-    if (error instanceof StackBusyError) {
-      // The update never started: nothing changed in the clouds, and converging now would
-      // meet the same lock. Say which request it stopped, and the cause with its remedy.
-      for (const m of applied)
-        m.done.reject(new StackBusyError(`${describe(m)} failed: ${error.message}`));
-      return;
-    }
 
     if (cancelled) {
       const err = new CancelledError(

@@ -299,7 +299,7 @@ describe("CloudContext", () => {
       const e = await rejection(ctx.createWorker("b"));
       expect(e).to.be.instanceOf(StackBusyError);
       expect(e.message).to.match(
-        /^the stack "dev" is locked by another update \(tried 3 times over [\d.]+ s\)/,
+        /^creating b failed: the stack "dev" is locked by another update \(tried 3 times over [\d.]+ s\)/,
       );
       expect(e.message).to.contain("pulumi cancel");
       expect(await configuredNames(stack)).to.deep.equal(

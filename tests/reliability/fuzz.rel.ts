@@ -22,6 +22,7 @@ import {
 } from "../../config/fleet-config";
 import { defaultsDir } from "../../config/paths";
 import { CLOUDS, type CloudName, validateWorkerName } from "../../config/rules";
+import { type CloudDescriptor, descriptor } from "../../strategies/registry";
 import {
   anyIdentifier,
   anyName,
@@ -90,6 +91,29 @@ function isValidIdentifier(v: unknown): boolean {
 }
 
 const DO_ONLY: ParseOptions = { stack: "dev" };
+
+/**
+ * Whether a list fleet's own rules accept still breaks a rule of a cloud it uses (the
+ * registry's `workerName` patterns, and `sshKeyRequired` with no keys). Such a config must be
+ * refused, on fleet:workers or fleet:sshPublicKeys, before anything is declared.
+ */
+function breaksCloudRules(
+  entries: readonly WorkerEntry[],
+  defaultCloud: CloudName,
+  keys: number,
+): boolean {
+  return entries.some((entry) => {
+    const name = typeof entry === "string" ? entry : entry.name;
+    const cloud = (typeof entry === "string" ? undefined : entry.cloud) ?? defaultCloud;
+    const d: CloudDescriptor = descriptor(cloud);
+    return (
+      (d.workerName !== undefined && !d.workerName.pattern.test(name)) ||
+      (d.sshKeyRequired !== undefined && keys === 0)
+    );
+  });
+}
+
+const onWorkersOrKeys = (k: string) => k.startsWith("fleet:workers") || k === "fleet:sshPublicKeys";
 
 /** Values that reproduce `config` (structured keys re-serialized), for the round trip. */
 function reserialize(
@@ -208,13 +232,21 @@ describe("fuzz: library input paths", function () {
             const e2 = attempt(() =>
               parseFleetConfig({ "fleet:cloud": "digitalocean", "fleet:workers": text }, DO_ONLY),
             );
-            if (jsonOk) expect(e2, String(e2)).to.equal(undefined);
-            else expectRefused(e2, (k) => k.startsWith("fleet:workers"));
+            if (jsonOk && !breaksCloudRules(asJson as WorkerEntry[], "digitalocean", 0))
+              expect(e2, String(e2)).to.equal(undefined);
+            else expectRefused(e2, onWorkersOrKeys);
             return;
           }
           accepted++;
           const json = JSON.stringify(entries);
           expect(parseWorkerEntries("fleet:workers", JSON.parse(json))).to.deep.equal(entries);
+          if (breaksCloudRules(entries, "digitalocean", 0)) {
+            const refused = attempt(() =>
+              parseFleetConfig({ "fleet:cloud": "digitalocean", "fleet:workers": json }, DO_ONLY),
+            );
+            expectRefused(refused, onWorkersOrKeys);
+            return;
+          }
           const config = expectRoundTrip({ "fleet:cloud": "digitalocean", "fleet:workers": json });
           expect(config.entries).to.deep.equal(entries);
           expect(config.workers.map((w) => w.name)).to.deep.equal(
@@ -248,7 +280,7 @@ describe("fuzz: library input paths", function () {
         let config: FleetConfig | undefined;
         const values = { "fleet:cloud": "aws", "aws:region": "eu-west-1", "fleet:workers": raw };
         const e = attempt(() => (config = expectRoundTrip(values)));
-        if (e !== undefined) expectRefused(e, (k) => k.startsWith("fleet:workers"));
+        if (e !== undefined) expectRefused(e, onWorkersOrKeys);
         else expect(config?.cloud).to.equal("aws");
       }),
       { numRuns: RUNS },
@@ -351,8 +383,11 @@ describe("fuzz: library input paths", function () {
           const root = base.split("[")[0].split(".")[0];
           return given === base || given === root || (clipped && given.startsWith(base));
         };
-        expectRefused(e, (k) =>
-          [...given].some((g) => names(k, g) || names(k, JSON.stringify(g).slice(1))),
+        expectRefused(
+          e,
+          (k) =>
+            k === "fleet:sshPublicKeys" || // a cloud that requires a key, with none given
+            [...given].some((g) => names(k, g) || names(k, JSON.stringify(g).slice(1))),
         );
         // Known problems are always among those reported.
         for (const k of given) {
