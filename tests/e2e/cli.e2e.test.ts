@@ -186,17 +186,16 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       if (REAL) this.skip();
     });
 
-    it("creates droplets in the simulated cloud; a failed create names the worker and the provider's message, and nothing is lost", () => {
+    it("creates droplets in the simulated cloud; a failed create names the worker and the provider's message, and nothing is lost", async () => {
       const p = project("sim", { "fleet:cloud": "digitalocean" });
       const ok = p.fleet("create", "do-a", "do-b", "--json");
       expect(ok.status, ok.stderr).to.equal(0);
       const cloud = openCloud(p.env.PULUMI_DOUBLE_DIR as string);
-      const droplets = () =>
-        cloud
-          .list({ type: "digitalocean:index/droplet:Droplet" })
+      const droplets = async () =>
+        (await cloud.list({ type: "digitalocean:index/droplet:Droplet" }))
           .map((o) => String(o.outputs.name))
           .sort();
-      expect(droplets()).to.deep.equal(["do-a", "do-b"]);
+      expect(await droplets()).to.deep.equal(["do-a", "do-b"]);
 
       const faults = JSON.stringify([
         { op: "create", match: { name: "do-c" }, error: "Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 Size is not available in this region." },
@@ -215,13 +214,13 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
 
       const listed = (JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[]).map((w) => w.name).sort();
       // Every worker in the cloud is listed, and every listed worker is in the cloud.
-      expect(listed).to.deep.equal(droplets());
+      expect(listed).to.deep.equal(await droplets());
       expect(listed).to.include.members(["do-a", "do-b"]);
       expect(listed).to.not.include("do-c");
 
       const all = p.fleet("delete-all", "--yes");
       expect(all.status, all.stderr).to.equal(0);
-      expect(droplets()).to.deep.equal([]);
+      expect(await droplets()).to.deep.equal([]);
     });
   });
 });

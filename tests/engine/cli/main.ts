@@ -12,7 +12,7 @@ import { CliError, type CliContext } from "./context";
 /** A group of commands that adds itself to the program. */
 export type Register = (program: Command, ctx: () => CliContext) => void;
 
-/** Every command group of the double. Added to as groups are written. */
+/** Every command group of the double. */
 const GROUPS: Register[] = [];
 
 /** Adds command groups (each module exports one `register`). */
@@ -27,6 +27,7 @@ export function doubleVersion(): string {
 }
 
 export function buildProgram(ctx: () => CliContext): Command {
+  loadGroups();
   const program = new Command("pulumi")
     .exitOverride()
     .configureOutput({
@@ -83,4 +84,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`error: ${message}\n`);
     return e instanceof CliError ? e.exitCode : 255;
   }
+}
+
+let loaded = false;
+/** The command groups, loaded on first use (each module adds itself with `addGroups`). */
+function loadGroups(): void {
+  if (loaded) return;
+  loaded = true;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  addGroups((require("./update") as typeof import("./update")).register);
+  /* eslint-enable @typescript-eslint/no-require-imports */
 }

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { FileBackend } from "../backend";
+import { FileBackend, newManifest } from "../backend";
 import { openCloud, doubleDir } from "../cloud";
 import type { FaultPlan, LedgerEntry, PendingOperation, ResourceState } from "../engine/deployment";
 import {
@@ -31,7 +31,6 @@ import {
   normalizeKey,
   pathLeafValue,
 } from "../project";
-import { simulatedProvider } from "../providers/simulated";
 import {
   type Crypter,
   type JsonValue,
@@ -115,7 +114,7 @@ export async function openWorkspace(
     return crypterCache;
   };
   let config = resolvedConfig(project, stack, settings, crypter());
-  const dir = doubleDir(ctx.env, path.join(backend.dir, ".pulumi", "double"));
+  const dir = doubleDir(ctx.env, path.join(backend.root, ".pulumi", "double"));
   const faults: Faults = loadFaults(ctx.env, dir);
   let writing: Promise<void> = Promise.resolve();
   let queued: { resources: ResourceState[]; pending: PendingOperation[] } | undefined;
@@ -133,7 +132,7 @@ export async function openWorkspace(
     project,
     stack,
     faults,
-    ledger: (entry) => appendLedger(dir, entry),
+    ledger: (entry) => appendLedger(dir, entry as Parameters<typeof appendLedger>[1]),
     leaveLocked: () => faults.leaveLocked(),
     lock: () => backend.lock(project.name, stack),
     displayConfig: () => {
@@ -152,6 +151,10 @@ export async function openWorkspace(
     },
     async provider(pkg, _inputs, engineAddress) {
       if (pkg === DYNAMIC_PACKAGE) return PluginProvider.startDynamic(ws.pwdMain().pwd, engineAddress, ctx.env);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { simulatedProvider } = require("../providers/simulated") as {
+        simulatedProvider(pkg: string, cloud: unknown): unknown;
+      };
       const sim = simulatedProvider(pkg, openCloud(dir));
       if (!sim) {
         // `pkg/workspace/plugins.go`: MissingError.
@@ -196,7 +199,7 @@ export async function openWorkspace(
           queued = undefined;
           queuedDone = undefined;
           backend.writeDeployment(project.name, stack, {
-            manifest: { time: new Date().toISOString(), magic: "", version: `v${doubleVersion()}` },
+            manifest: newManifest(`v${doubleVersion()}`),
             secrets_providers: passphraseSecretsProviders(settings.encryptionsalt ?? ""),
             resources: next.resources.map(serialize),
             ...(next.pending.length ? { pending_operations: next.pending.map((p) => ({ ...p, resource: serialize(p.resource) })) } : {}),

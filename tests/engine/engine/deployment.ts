@@ -1042,10 +1042,13 @@ export class Deployment {
     // Outputs of the stack: from the root stack resource.
     const root = resources.find((r) => r.type === STACK_TYPE && !r.parent);
     const stackOutputs = this.o.kind === "update" ? this.stackOutputs : (root?.outputs ?? {});
+    const pending = [...this.pending.values()];
+    // The final snapshot (`pkg/backend/snapshot.go`: the manager's Close writes it).
+    if (!this.preview) await this.o.persist(resources, pending);
     return {
       result,
       resources,
-      pending: [...this.pending.values()],
+      pending,
       changes: this.changes,
       errors: this.errors,
       stackOutputs,
