@@ -14,10 +14,10 @@ import {
   PluginProvider,
   type ResourceProvider,
   SimulatedProviderAdapter,
-  type SimulatedBackend,
   DYNAMIC_PACKAGE,
 } from "../engine/providers";
 import { type Props, SECRET_SIG, SIG_KEY, isSecret } from "../engine/rpc";
+import { simulatedProvider } from "../providers/simulated";
 import { appendLedger, loadFaults, type Faults } from "../faults";
 import {
   type Project,
@@ -149,12 +149,8 @@ export async function openWorkspace(
       }
       return out;
     },
-    async provider(pkg, _inputs, engineAddress) {
+    async provider(pkg, inputs, engineAddress) {
       if (pkg === DYNAMIC_PACKAGE) return PluginProvider.startDynamic(ws.pwdMain().pwd, engineAddress, ctx.env);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { simulatedProvider } = require("../providers/simulated") as {
-        simulatedProvider(pkg: string, cloud: unknown): unknown;
-      };
       const sim = simulatedProvider(pkg, openCloud(dir));
       if (!sim) {
         // `pkg/workspace/plugins.go`: MissingError.
@@ -162,7 +158,7 @@ export async function openWorkspace(
           `no resource plugin 'pulumi-resource-${pkg}' found in the workspace or on your $PATH, install the plugin using \`pulumi plugin install resource ${pkg}\``,
         );
       }
-      return new SimulatedProviderAdapter(pkg, sim as unknown as SimulatedBackend);
+      return new SimulatedProviderAdapter(pkg, sim, inputs);
     },
     pwdMain: () => {
       // `pkg/engine/project.go`, getPwdMain.

@@ -9,6 +9,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
+import type { JsonObject } from "../cloud";
+import type { SimulatedProvider } from "../providers/simulated";
 import {
   type Client,
   type Props,
@@ -251,28 +253,21 @@ export class PluginProvider implements ResourceProvider {
   }
 }
 
-/** The part of the simulated-cloud module the engine uses. */
-export interface SimulatedBackend {
-  check(type: string, news: Props, olds: Props | undefined, randomSeed: Buffer): { inputs: Props; failures: CheckFailure[] };
-  diff(type: string, olds: Props, news: Props, oldOutputs: Props, ignoreChanges: string[]): DiffResult;
-  create(type: string, urn: string, inputs: Props, preview: boolean): Promise<{ id: string; outputs: Props }>;
-  read(type: string, id: string, oldOutputs: Props): Promise<{ id: string; outputs: Props } | undefined>;
-  update(type: string, id: string, olds: Props, news: Props, oldOutputs: Props, preview: boolean): Promise<Props>;
-  delete(type: string, id: string, outputs: Props): Promise<void>;
-  invoke(token: string, args: Props): Promise<Props>;
-}
-
 /** Adapts a simulated cloud provider to the engine's provider interface (plain values in and out). */
 export class SimulatedProviderAdapter implements ResourceProvider {
   constructor(
     readonly pkg: string,
-    private readonly sim: SimulatedBackend,
-  ) {}
-  private plain(p: Props): Props {
-    return unwrapSecrets(p) as Props;
+    private readonly sim: SimulatedProvider,
+    config: Props,
+  ) {
+    // Provider configuration is the provider resource's inputs (`Configure`).
+    sim.configure(unwrapSecrets(config) as JsonObject);
   }
-  async check(_urn: string, type: string, olds: Props | undefined, news: Props, randomSeed: Buffer) {
-    return this.sim.check(type, this.plain(news), olds && this.plain(olds), randomSeed);
+  private plain(p: Props): JsonObject {
+    return unwrapSecrets(p) as JsonObject;
+  }
+  async check(urn: string, type: string, olds: Props | undefined, news: Props, randomSeed: Buffer) {
+    return this.sim.check(type, this.plain(news), olds && this.plain(olds), urn, randomSeed);
   }
   async diff(_urn: string, type: string, _id: string, oldInputs: Props, oldOutputs: Props, news: Props, ignoreChanges: string[]) {
     return this.sim.diff(type, this.plain(oldInputs), this.plain(news), this.plain(oldOutputs), ignoreChanges);
