@@ -93,5 +93,6 @@ function loadGroups(): void {
   loaded = true;
   /* eslint-disable @typescript-eslint/no-require-imports */
   addGroups((require("./update") as typeof import("./update")).register);
+  addGroups((require("./plugin") as typeof import("./plugin")).register);
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
