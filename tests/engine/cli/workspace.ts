@@ -120,11 +120,16 @@ export async function openWorkspace(
   let queued: { resources: ResourceState[]; pending: PendingOperation[] } | undefined;
   let queuedDone: Promise<void> | undefined;
 
+  // Resource states are never mutated once recorded, so each is serialized once, not per write.
+  const serialized = new WeakMap<ResourceState, ResourceState>();
   const serialize = (r: ResourceState): ResourceState => {
+    const cached = serialized.get(r);
+    if (cached) return cached;
     const out: ResourceState = { ...r };
     for (const f of PROPERTY_FIELDS) {
       if (r[f]) out[f] = serializeProperties(toPropertyValue(r[f]) as Record<string, PropertyValue>, crypter()) as Props;
     }
+    serialized.set(r, out);
     return out;
   };
 

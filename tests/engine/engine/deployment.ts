@@ -500,8 +500,11 @@ export class Deployment {
   private record(state: ResourceState, old: ResourceState | undefined): void {
     if (old) this.handled.add(old.urn);
     const existing = this.newsByUrn.get(state.urn);
-    if (existing) Object.assign(existing, state);
-    else {
+    if (existing) {
+      const merged = { ...existing, ...state };
+      this.news[this.news.indexOf(existing)] = merged;
+      this.newsByUrn.set(state.urn, merged);
+    } else {
       this.news.push(state);
       this.newsByUrn.set(state.urn, state);
     }
@@ -533,7 +536,8 @@ export class Deployment {
         const outputs = fromStruct(call(req, "getOutputs"));
         const r = this.newsByUrn.get(urn);
         if (r) {
-          r.outputs = outputs;
+          // States are replaced, never mutated: the snapshot writer caches their serialized form.
+          this.record({ ...r, outputs }, undefined);
           if (r.type === STACK_TYPE) this.stackOutputs = outputs;
         }
         return (await import("./rpc")).empty();
