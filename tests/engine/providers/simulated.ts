@@ -288,8 +288,10 @@ function nextCounter(tx: CloudTransaction, name: string): number {
 function publicIp(tx: CloudTransaction, pkg: string, range: string): string {
   const n = nextCounter(tx, `ip:${pkg}`);
   if (n < 254) return `${range}.${n + 1}`;
-  const m = n - 254 + 256 * (SIMULATED_PACKAGES.indexOf(pkg as never) * 40 + 1);
-  return `198.${18 + Math.floor(m / 65536)}.${Math.floor(m / 256) % 256}.${(m % 254) + 1}`;
+  // 198.18.0.0/15 holds 512 blocks of 254 hosts; each package gets its own 102 blocks.
+  const m = n - 254;
+  const block = (SIMULATED_PACKAGES.indexOf(pkg as never) * 102 + Math.floor(m / 254)) % 512;
+  return `198.${18 + Math.floor(block / 256)}.${block % 256}.${(m % 254) + 1}`;
 }
 
 function privateIp(tx: CloudTransaction, pkg: string, prefix: string): string {
