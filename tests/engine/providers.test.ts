@@ -577,6 +577,39 @@ describe("engine double: simulated providers", () => {
       }
     });
 
+    it("preview leaves networkInterfaces unknown (natIp is the cloud's), keeps them on an unchanged update", async () => {
+      const { p } = setup("gcp", { project: "p", zone: "us-central1-a" });
+      const T = "gcp:compute/instance:Instance";
+      const base: JsonObject = {
+        name: "w1",
+        machineType: "e2-micro",
+        bootDisk: { initializeParams: { image: "a" } },
+        networkInterfaces: [{ network: "default", accessConfigs: [{}] }],
+        labels: { a: "b" },
+      };
+      const planned = await p.create(T, urn(T, "w1"), base, true);
+      expect(planned.outputs).to.not.have.any.keys("networkInterfaces", "currentStatus");
+      const i = await make(p, T, "w1", base);
+      const same = await p.update(
+        T,
+        i.id,
+        i.inputs,
+        { ...i.inputs, labels: { a: "c" } },
+        i.outputs,
+        true,
+      );
+      expect(same.networkInterfaces).to.deep.equal(i.outputs.networkInterfaces);
+      const changed = await p.update(
+        T,
+        i.id,
+        i.inputs,
+        { ...i.inputs, networkInterfaces: [{ network: "default" }] },
+        i.outputs,
+        true,
+      );
+      expect(changed).to.not.have.key("networkInterfaces");
+    });
+
     it("machineType needs allowStoppingForUpdate; boot disk replaces; bad names refused", async () => {
       const { p } = setup("gcp", { project: "p", zone: "us-central1-a" });
       const base: JsonObject = {
