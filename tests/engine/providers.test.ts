@@ -362,6 +362,25 @@ describe("engine double: simulated providers", () => {
         c: 2,
       });
     });
+    it("provider resources: config is checked, a region change replaces the provider", async () => {
+      const { p } = setup("aws", { region: "us-east-1" });
+      const T = "pulumi:providers:aws";
+      expect(p.check(T, { region: "eu-west-1" }).failures).to.deep.equal([]);
+      expect(p.diff(T, { region: "us-east-1" }, { region: "eu-west-1" }, {}, [])).to.deep.include({
+        changes: true,
+        replaces: ["region"],
+      });
+      expect(p.diff(T, { region: "us-east-1" }, { region: "us-east-1" }, {}, []).changes).to.equal(
+        false,
+      );
+      expect(() => p.configure({ region: "nowhere" })).to.throw(
+        ProviderError,
+        "invalid AWS Region: nowhere",
+      );
+      expect(
+        (await p.create(T, urn(T, "default"), { region: "eu-west-1" }, false)).outputs,
+      ).to.deep.equal({ region: "eu-west-1" });
+    });
   });
 
   describe("Azure", () => {
