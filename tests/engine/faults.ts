@@ -136,8 +136,7 @@ export function parseFaults(text: string | undefined): {
     const allowed = ["op", "match", "type", "error", "times", "delayMs", "hang"];
     const unknown = keys.filter((k) => !allowed.includes(k));
     if (unknown.length) bad(where, rule, `unknown key(s) ${unknown.join(", ")}`);
-    if (!OPS.includes(rule.op as FaultOp))
-      bad(where, rule, `op must be one of ${OPS.join(", ")}`);
+    if (!OPS.includes(rule.op as FaultOp)) bad(where, rule, `op must be one of ${OPS.join(", ")}`);
     if (!isObject(rule.match)) bad(where, rule, "match must be an object");
     if ("name" in rule.match && typeof rule.match.name !== "string")
       bad(where, rule, "match.name (the logical name) must be a string");

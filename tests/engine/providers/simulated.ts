@@ -288,8 +288,10 @@ function nextCounter(tx: CloudTransaction, name: string): number {
 function publicIp(tx: CloudTransaction, pkg: string, range: string): string {
   const n = nextCounter(tx, `ip:${pkg}`);
   if (n < 254) return `${range}.${n + 1}`;
-  const m = n - 254 + 256 * (SIMULATED_PACKAGES.indexOf(pkg as never) * 40 + 1);
-  return `198.${18 + Math.floor(m / 65536)}.${Math.floor(m / 256) % 256}.${(m % 254) + 1}`;
+  // 198.18.0.0/15 holds 512 blocks of 254 hosts; each package gets its own 102 blocks.
+  const m = n - 254;
+  const block = (SIMULATED_PACKAGES.indexOf(pkg as never) * 102 + Math.floor(m / 254)) % 512;
+  return `198.${18 + Math.floor(block / 256)}.${block % 256}.${(m % 254) + 1}`;
 }
 
 function privateIp(tx: CloudTransaction, pkg: string, prefix: string): string {
@@ -339,6 +341,12 @@ interface TypeSpec {
   validate?: (inputs: JsonObject, config: JsonObject) => CheckFailure[];
   /** Outputs knowable in preview (beyond the inputs). */
   preview?: (inputs: JsonObject, config: JsonObject) => JsonObject;
+  /**
+   * Inputs whose output form has provider-computed parts inside (GCP `natIp`, Azure NIC private
+   * IPs): plain JSON cannot hold an unknown inside a value, so preview omits the whole property
+   * (the engine marks it unknown) unless an update leaves it unchanged.
+   */
+  previewOmit?: string[];
   /** Creates: returns id, cloud-side name and outputs (inputs are merged in by the caller). */
   create: (ctx: Ctx) => { id: string; name?: string; outputs: JsonObject };
   /** Validates an in-place update; returns changed outputs. */
@@ -1026,6 +1034,7 @@ interface AzureKind {
   outputs: (ctx: Ctx, id: string) => JsonObject;
   validate?: (i: JsonObject) => CheckFailure[];
   check?: (ctx: Ctx, id: string) => void;
+  previewOmit?: string[];
 }
 
 const ADMIN_RESERVED = [
@@ -1121,6 +1130,7 @@ const AZURE_KINDS: AzureKind[] = [
   },
   {
     token: "azure-native:network:NetworkSecurityGroup",
+    previewOmit: ["securityRules"],
     nameProp: "networkSecurityGroupName",
     path: (sub, i) =>
       `${rgPath(sub, str(i.resourceGroupName) ?? "")}/providers/Microsoft.Network/networkSecurityGroups/${str(i.networkSecurityGroupName)}`,
@@ -1244,6 +1254,7 @@ const AZURE_KINDS: AzureKind[] = [
   },
   {
     token: "azure-native:network:NetworkInterface",
+    previewOmit: ["ipConfigurations"],
     nameProp: "networkInterfaceName",
     path: (sub, i) =>
       `${rgPath(sub, str(i.resourceGroupName) ?? "")}/providers/Microsoft.Network/networkInterfaces/${str(i.networkInterfaceName)}`,
@@ -1366,6 +1377,7 @@ function azureSpec(k: AzureKind): TypeSpec {
   return {
     required: k.parentRg ? ["resourceGroupName"] : [],
     missing: missingAzure,
+    previewOmit: k.previewOmit,
     autoName: {
       prop: k.nameProp,
       sep: "",
@@ -1512,6 +1524,7 @@ const ALLOW_STOPPING_MSG =
 const GCP_SPECS: Record<string, TypeSpec> = {
   "gcp:compute/instance:Instance": {
     required: ["bootDisk", "machineType", "networkInterfaces"],
+    previewOmit: ["networkInterfaces"],
     missing: missingTf,
     autoName: { prop: "name", sep: "-", rand: 7, max: 63, lower: true },
     // terraform-provider-google google_compute_instance: name, zone, project, boot_disk,
@@ -2142,8 +2155,11 @@ export function simulatedProvider(
       if (type === providerType) return { id: preview ? "" : randomUUID(), outputs: clone(inputs) };
       const spec = typeSpec(pkg, type);
       const plain = stripDefaults(inputs);
-      if (preview)
-        return { id: "", outputs: { ...plain, ...(spec.preview?.(plain, config) ?? {}) } };
+      if (preview) {
+        const outputs: JsonObject = { ...plain, ...(spec.preview?.(plain, config) ?? {}) };
+        for (const k of spec.previewOmit ?? []) delete outputs[k];
+        return { id: "", outputs };
+      }
       return cloud.transact((tx) => {
         const made = spec.create({ pkg, config, tx, type, urn, inputs: plain });
         const outputs: JsonObject = { ...plain, ...made.outputs };
@@ -2173,7 +2189,15 @@ export function simulatedProvider(
       const spec = typeSpec(pkg, type);
       const o = stripDefaults(olds);
       const n = stripDefaults(news);
-      if (preview) return { ...clone(oldOutputs), ...n };
+      if (preview) {
+        const outputs: JsonObject = { ...clone(oldOutputs), ...n };
+        for (const k of Object.keys(o)) if (!(k in n)) delete outputs[k];
+        for (const k of spec.previewOmit ?? [])
+          if (isDeepStrictEqual(o[k], n[k]) && oldOutputs[k] !== undefined)
+            outputs[k] = clone(oldOutputs[k]);
+          else delete outputs[k];
+        return outputs;
+      }
       return cloud.transact((tx) => {
         const existing = tx.get(pkg, type, id);
         if (!existing) throw spec.notFound(id);
