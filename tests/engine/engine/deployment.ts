@@ -648,7 +648,8 @@ export class Deployment {
       return this.response(urn, "", {}, true);
     }
 
-    const seed = crypto.createHash("sha256").update(urn).digest();
+    // A fresh random seed per registration (`step_generator.go`: cryptorand.Read(randomSeed)).
+    const seed = crypto.randomBytes(32);
     let inputs: Props;
     try {
       const checked = await provider.impl.check(urn, type, old?.inputs, object, seed);
@@ -691,6 +692,16 @@ export class Deployment {
     if (diff.replaces.length) {
       if (old.protect && protect) {
         this.fail(urn, `unable to replace resource "${urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``);
+        return this.afterFailure(urn);
+      }
+      // A replacement recomputes defaults (auto-names): Check again without the old inputs
+      // (`step_generator.go`, "If we are going to perform a replacement…").
+      try {
+        const fresh = await provider.impl.check(urn, type, undefined, object, seed);
+        if (fresh.failures.length) throw new StepError(fresh.failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
+        neu.inputs = restoreSecrets(object, fresh.inputs);
+      } catch (e) {
+        this.fail(urn, providerMessage(e));
         return this.afterFailure(urn);
       }
       return this.replace(neu, old, additionalSecretOutputs, deleteBeforeReplace || diff.deleteBeforeReplace, diff.diffs);
