@@ -385,9 +385,10 @@ export class FileBackend {
    * `backend.go`, `CreateStack`: locks, refuses an existing stack ("stack
    * 'organization/p/s' already exists"), writes the empty checkpoint
    * `{"version":0,"checkpoint":{"stack":"organization/p/s"}}` that `saveStack` writes for an
-   * empty `TypedDeployment`.
+   * empty `TypedDeployment`, then, when given, the initial deployment over it (so the empty
+   * one is left in `.bak`, as `saveCheckpoint` leaves it).
    */
-  async createStack(project: string, stack: string): Promise<void> {
+  async createStack(project: string, stack: string, initial?: Deployment): Promise<void> {
     validateStackName(stack);
     const unlock = await this.lock(project, stack);
     try {
@@ -399,6 +400,8 @@ export class FileBackend {
         stack,
         JSON.stringify({ version: 0, checkpoint: { stack: fullyQualified(project, stack) } }),
       );
+      // CreateStack then saves the initial state (manifest + secrets_providers) over it.
+      if (initial) this.writeDeployment(project, stack, initial);
     } finally {
       await unlock();
     }

@@ -8,6 +8,7 @@
 import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { CliError, type CliContext } from "./context";
+import { stateGroups } from "./groups";
 
 /** A group of commands that adds itself to the program. */
 export type Register = (program: Command, ctx: () => CliContext) => void;
@@ -19,6 +20,7 @@ const GROUPS: Register[] = [];
 export function addGroups(...groups: Register[]): void {
   GROUPS.push(...groups);
 }
+addGroups(...stateGroups);
 
 /** The version the double reports: the pinned SDK's, as `pulumi version` prints it. */
 export function doubleVersion(): string {
