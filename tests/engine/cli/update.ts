@@ -100,6 +100,12 @@ async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationK
   const ws = await openWorkspace(ctx, flags.stack, { forUpdate: true });
   if (flags.config?.length) await ws.setConfigFromFlags(flags.config, flags.configPath === true);
   const release = preview ? async () => undefined : await ws.lock();
+  let released = false;
+  const unlock = async () => {
+    if (released || ws.leaveLocked()) return;
+    released = true;
+    await release();
+  };
   const events = new EventSink(flags.eventLog);
   const print = (line: string) => ctx.out(`${line}\n`);
   let result: DeploymentResult | undefined;
@@ -112,8 +118,10 @@ async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationK
       ctx.out("^C received; cancelling. If you would like to terminate immediately, press ^C again.\n");
       deployment?.cancel();
     } else {
+      // Terminate: no more waiting for steps in flight; their pending operations stay in the
+      // checkpoint. The operation still unwinds and releases its stack lock.
       ctx.out(`${COLORS.red}^C received; terminating${COLORS.reset}\n`);
-      process.exit(255);
+      void unlock().finally(() => process.exit(255));
     }
   };
   process.on("SIGINT", onSigint);
@@ -164,12 +172,12 @@ async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationK
     }
     events.emit({ cancelEvent: {} });
     await events.close();
-    if (!ws.leaveLocked()) await release();
+    await unlock();
   }
   const r = result as DeploymentResult;
   if (r.result === "canceled") throw new CliError(`${kind === "update" ? "update" : kind} canceled`);
   if (r.result === "failed") {
-    const first = r.errors.slice(0, 5).map((e) => `  ${e.split("\n")[0]}`);
+    const first = r.errors.slice(0, 5).map((e) => `  ${e.replace(/\n/g, "\n  ")}`);
     if (first.length) ctx.err(`Diagnostics:\n${first.join("\n")}\n`);
     throw new CliError(`${kind === "update" ? "update" : kind} failed`);
   }

@@ -353,6 +353,8 @@ export class Deployment {
         if (fault?.hang) await NEVER;
         if (fault?.error) {
           this.o.ledger({ op, type: res.type, name, id: res.id, outcome: "fault", error: fault.error });
+          // Marked before the step's slot is released, so no queued step starts after it.
+          this.failed = true;
           throw new StepError(fault.error);
         }
         let value: T;
@@ -361,6 +363,7 @@ export class Deployment {
         } catch (e) {
           const message = providerMessage(e);
           this.o.ledger({ op, type: res.type, name, id: res.id, outcome: "failed", error: message });
+          this.failed = true;
           throw new StepError(message);
         }
         if (res.custom && !this.preview) this.o.ledger({ op, type: res.type, name, id: res.id, outcome: "ok" });
@@ -644,8 +647,9 @@ export class Deployment {
         this.count("same");
         return this.response(urn, old.id ?? "", old.outputs ?? {});
       }
-      this.o.events.diagnostic("warning", `Resource ${urn} will not be created: it is not targeted`, urn);
-      return this.response(urn, "", {}, true);
+      // An untargeted create is skipped: the program sees its inputs as outputs and no id,
+      // and nothing is written to state (`step_generator.go`, `skippedCreate`).
+      return this.response(urn, "", object);
     }
 
     // A fresh random seed per registration (`step_generator.go`: cryptorand.Read(randomSeed)).
@@ -881,7 +885,8 @@ export class Deployment {
     const ready = doomed.filter((r) => blockers.get(r.urn) === 0).map((r) => r.urn);
     const launch = (urn: string) => {
       const r = byUrn.get(urn) as ResourceState;
-      const p: Promise<void> = this.deleteOne(r).then((ok) => {
+      const op = this.replaced.includes(r) ? "delete-replaced" : "delete";
+      const p: Promise<void> = this.deleteOne(r, op).then((ok) => {
         running.delete(p);
         if (!ok) return;
         for (const d of dependents.get(urn) ?? []) {
