@@ -17,6 +17,7 @@ import {
   PulumiCommand,
   type Stack,
 } from "@pulumi/pulumi/automation";
+import { SemVer } from "semver";
 import { fleetProgram } from "../program";
 import { type CloudName, REGISTRY } from "../strategies/registry";
 import { PROJECT } from "../config/fleet-config";
@@ -142,15 +143,25 @@ export async function openStack(
         `Installing the Pulumi CLI v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} (one time)…`,
       );
       try {
-        pulumiCommand = await PulumiCommand.install({
-          version: PULUMI_CLI_VERSION as never,
-          root: cliInstallRoot(),
-        });
+        pulumiCommand = await installPulumiCli();
       } catch (err) {
         throw new PulumiCliMissingError(firstLine(err));
       }
     }
   }
+}
+
+/**
+ * Installs the pinned CLI into `cliInstallRoot()`, or reuses the one already there.
+ * `PulumiCommand.install`/`get` need the version as a `SemVer` (automation/cmd.js
+ * `parseAndValidatePulumiVersion` calls `minVersion.compare`): given a string, the check of an
+ * existing install throws and every run downloads again, then fails the same way.
+ */
+export function installPulumiCli(): Promise<PulumiCommand> {
+  return PulumiCommand.install({
+    version: new SemVer(PULUMI_CLI_VERSION),
+    root: cliInstallRoot(),
+  });
 }
 
 function firstLine(e: unknown): string {

@@ -3,7 +3,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
+  PULUMI_CLI_VERSION,
   PulumiCliMissingError,
+  cliInstallRoot,
+  installPulumiCli,
   engineEnvironment,
   ensurePassphraseFile,
   openStack,
@@ -72,6 +75,31 @@ describe("Automation API adapter", () => {
         .and.not.contain("ENOENT");
     } finally {
       process.env.PATH = savedPath;
+    }
+  });
+});
+
+describe("installing the Pulumi CLI", () => {
+  it("reuses a CLI already installed in fleet's install root, without downloading", async function () {
+    this.timeout(20_000);
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-home-"));
+    const savedHome = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const bin = path.join(cliInstallRoot(), "bin");
+      expect(cliInstallRoot().startsWith(home)).to.equal(true);
+      fs.mkdirSync(bin, { recursive: true });
+      fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho v${PULUMI_CLI_VERSION}\n`, {
+        mode: 0o755,
+      });
+      // With the version given as a string, automation/cmd.js's version check throws a
+      // TypeError (`minVersion.compare`), the existing install is not recognised and
+      // `install` goes on to download.
+      const cli = await installPulumiCli();
+      expect(cli.command).to.equal(path.join(bin, "pulumi"));
+      expect(String(cli.version)).to.equal(PULUMI_CLI_VERSION);
+    } finally {
+      process.env.HOME = savedHome;
     }
   });
 });
