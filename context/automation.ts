@@ -19,6 +19,7 @@ import {
 } from "@pulumi/pulumi/automation";
 import { SemVer } from "semver";
 import { fleetProgram } from "../program";
+import { stripColors } from "./events";
 import { type CloudName, REGISTRY } from "../strategies/registry";
 import { PROJECT } from "../config/fleet-config";
 import {
@@ -66,7 +67,13 @@ export interface AutomationOptions {
   installPulumi?: boolean;
   /** Told about slow one-time steps (installing the CLI or a plugin). */
   onMessage?: (message: string) => void;
-  /** Environment for the engine. @default process.env */
+  /**
+   * Environment for the engine, and where fleet looks for its defaults (backend, passphrase,
+   * FLEET_INSTALL_PULUMI). Its variables are passed to every CLI call as the workspace's
+   * `envVars`, which the Automation API lays over this process's environment (automation/cmd.js
+   * `exec`: execa extends `process.env`), so it can add and override variables but not remove
+   * them. @default process.env
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -104,12 +111,16 @@ export function ensurePassphraseFile(workDir: string): string {
   return file;
 }
 
-function isMissingCli(e: unknown): boolean {
-  const text =
-    e instanceof Error
-      ? `${e.message} ${String((e as { commandResult?: unknown }).commandResult ?? "")}`
-      : String(e);
-  return /ENOENT/.test(text) && /pulumi/i.test(text);
+/**
+ * Whether `e` is the failure to start the Pulumi CLI itself, and nothing else. The Automation
+ * API wraps every failure of the CLI process in a `CommandError` whose text is execa's error
+ * message (automation/cmd.js `exec`); only a failed spawn of the executable carries execa's
+ * line `spawn <command> ENOENT` (Node's `spawn` error: syscall `spawn <command>`, code ENOENT).
+ * An ENOENT anywhere else (a file the program or a provider could not open) is not a missing CLI.
+ */
+export function isMissingCli(e: unknown): boolean {
+  if (!(e instanceof CommandError)) return false;
+  return /^spawn (?:.*\/)?pulumi ENOENT$/m.test(e.message);
 }
 
 /** Opens (selecting or creating) the stack of the fleet project in `workDir`. */
@@ -117,7 +128,11 @@ export async function openStack(
   options: AutomationOptions & { workDir: string; stackName: string },
 ): Promise<FleetStack> {
   const env = options.env ?? process.env;
-  const envVars = engineEnvironment(options.workDir, env);
+  const envVars: Record<string, string> = {};
+  if (options.env) {
+    for (const [k, v] of Object.entries(options.env)) if (v !== undefined) envVars[k] = v;
+  }
+  Object.assign(envVars, engineEnvironment(options.workDir, env));
   const args = {
     stackName: options.stackName,
     projectName: PROJECT,
@@ -165,17 +180,22 @@ export function installPulumiCli(): Promise<PulumiCommand> {
 }
 
 function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 200);
+  return stripColors(e instanceof Error ? e.message : String(e))
+    .split("\n")[0]
+    .slice(0, 200);
 }
 
-/** Maps Automation API errors to fleet's. */
-function translate(e: unknown, signal?: AbortSignal): Error {
+/** Maps Automation API errors to fleet's; engine text loses its colour markup. */
+export function translate(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return new CancelledError();
   if (e instanceof ConcurrentUpdateError) return new StackBusyError();
   if (isMissingCli(e)) return new PulumiCliMissingError();
   if (e instanceof CommandError) {
-    const text = e.message;
-    const lines = text.split("\n").filter((l) => /error:/i.test(l));
+    // A CommandError's message is `code: … stdout: … stderr: … err?: …` (automation/cmd.js
+    // `CommandResult.toString`); the CLI's own words are in stderr, and `err?` repeats them.
+    const text = stripColors(e.message);
+    const stderr = /\n stderr: ([\s\S]*?)\n err\?: /.exec(text)?.[1] ?? text;
+    const lines = [...new Set(stderr.split("\n").filter((l) => /error:/i.test(l)))];
     return new UpdateFailedError(lines.length ? lines.slice(0, 5).join("; ").trim() : firstLine(e));
   }
   return e instanceof Error ? e : new Error(String(e));

@@ -11,6 +11,7 @@ import {
   ensurePassphraseFile,
   openStack,
 } from "../../context/automation";
+import { UpdateFailedError } from "../../context/stack";
 
 describe("Automation API adapter", () => {
   const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "fleet-auto-"));
@@ -101,5 +102,81 @@ describe("installing the Pulumi CLI", () => {
     } finally {
       process.env.HOME = savedHome;
     }
+  });
+});
+
+/**
+ * A stand-in `pulumi` on PATH that records each call's arguments and environment and fails
+ * `up` with the stderr given in FAKE_UP_STDERR, the way the CLI fails an update.
+ */
+function fakeCli(dir: string): { bin: string; log: string } {
+  const bin = path.join(dir, "bin");
+  const log = path.join(dir, "calls.log");
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(
+    path.join(bin, "pulumi"),
+    [
+      "#!/bin/sh",
+      `{ echo "ARGS $*"; env | sed 's/^/ENV /'; } >> '${log}'`,
+      'case "$1" in',
+      `  version) echo v${PULUMI_CLI_VERSION} ;;`,
+      "  config) echo '{}' ;;",
+      `  stack) [ "$2" = export ] && echo '{"version":3,"deployment":{}}' ;;`,
+      '  up) printf "%s\\n" "$FAKE_UP_STDERR" >&2; exit 1 ;;',
+      "esac",
+      "exit 0",
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  return { bin, log };
+}
+
+describe("Automation API adapter against a stand-in CLI", () => {
+  let savedPath: string | undefined;
+  beforeEach(() => (savedPath = process.env.PATH));
+  afterEach(() => (process.env.PATH = savedPath));
+
+  async function openWithFake(env: NodeJS.ProcessEnv) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fake-"));
+    fs.copyFileSync(
+      path.join(__dirname, "..", "..", "..", "Pulumi.yaml"),
+      path.join(dir, "Pulumi.yaml"),
+    );
+    const { bin, log } = fakeCli(dir);
+    process.env.PATH = `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin`;
+    const stack = await openStack({ workDir: dir, stackName: "dev", env, installPulumi: false });
+    return { stack, log };
+  }
+
+  it("passes AutomationOptions.env to every CLI call (with fleet's defaults)", async function () {
+    this.timeout(30_000);
+    const { log } = await openWithFake({ FLEET_TEST_MARK: "from-options" });
+    const calls = fs
+      .readFileSync(log, "utf8")
+      .split(/^ARGS /m)
+      .filter(Boolean);
+    expect(calls.length).to.be.greaterThan(1);
+    for (const call of calls.slice(1)) {
+      // `pulumi version` is run by PulumiCommand.get before the workspace's envVars apply.
+      expect(call, call.split("\n")[0]).to.contain("ENV FLEET_TEST_MARK=from-options");
+      expect(call).to.contain("ENV PULUMI_CONFIG_PASSPHRASE_FILE=");
+    }
+  });
+
+  it("reports an update failure that mentions ENOENT as that failure, not as a missing CLI", async function () {
+    this.timeout(30_000);
+    const stderr =
+      "<{%fg 1%}>error: <{%reset%}>open /work/p/pulumi/cloud-init.yaml: ENOENT: no such file or directory<{%reset%}>";
+    const { stack } = await openWithFake({ FAKE_UP_STDERR: stderr });
+    const e = await stack.up().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).to.be.instanceOf(UpdateFailedError);
+    expect(e).not.to.be.instanceOf(PulumiCliMissingError);
+    expect((e as Error).message).to.equal(
+      "error: open /work/p/pulumi/cloud-init.yaml: ENOENT: no such file or directory",
+    );
   });
 });
