@@ -13,7 +13,6 @@ const COLOR_COMMAND = /<\{%(?:reset|bold|underline|fg \d+|bg \d+)%\}>/g;
 /** A command cut off at the end of a message (colors.go `TrimPartialCommand`). */
 const PARTIAL_COMMAND = /<(?:\{(?:%(?:(?!%\}>).)*)?)?$/;
 /** ANSI SGR escapes, which the CLI writes when it colourises (colors.go `writeCodes`). */
-// eslint-disable-next-line no-control-regex
 const ANSI_SGR = /\x1b\[[0-9;]*m/g;
 
 /** Engine text without colour markup or escapes, as fleet shows it to people. */
