@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import type { WorkerSpec } from "../strategies/contract";
-import { REGISTRY, assertSshKeys, assertWorkerNames, descriptor } from "../strategies/registry";
+import { REGISTRY, descriptor } from "../strategies/registry";
+import { assertSshKeys, assertWorkerNames } from "./cloud-rules";
 import { type CloudDefaults, loadCloudDefaults } from "./defaults";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
 import {

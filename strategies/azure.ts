@@ -19,7 +19,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FleetConfigError } from "../config/errors";
 import { type StrategyArgs, type Worker, WorkerFleet, toIsoUtc } from "./contract";
 import { byRegion } from "./grouping";
-import { assertSshKeys, assertWorkerNames } from "./registry";
+import { assertSshKeys, assertWorkerNames } from "../config/cloud-rules";
 
 /** The admin user created on every VM; SSH keys are installed for it. */
 export const ADMIN_USER = "fleet";

@@ -14,7 +14,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { type StrategyArgs, type Worker, WorkerFleet, toIsoUtc } from "./contract";
-import { assertWorkerNames } from "./registry";
+import { assertWorkerNames } from "../config/cloud-rules";
 
 /** The user the SSH keys are installed for. */
 export const SSH_USER = "fleet";
