@@ -7,13 +7,26 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type FleetConfig, parseFleetConfig } from "./config/fleet-config";
+import { projectDirectory } from "./config/paths";
 import type { Worker } from "./strategies/contract";
 import { loadStrategy } from "./strategies/registry";
 
 /** Options for running the program outside the project directory. */
 export interface FleetProgramOptions {
-  /** Where relative paths in config (`fleet:userDataFile`) are resolved. @default process.cwd() */
+  /**
+   * The project directory: relative paths in config (`fleet:userDataFile`) and the local
+   * cloud's logs and state are resolved against it.
+   * @default the directory of `Pulumi.yaml`, found as `projectDirectory` (config/paths.ts) says
+   */
   projectDir?: string;
+}
+
+/** The project directory of this run: `options.projectDir`, else where `Pulumi.yaml` is. */
+export function programProjectDir(options: FleetProgramOptions = {}): string {
+  return projectDirectory({
+    explicit: options.projectDir,
+    rootDirectory: pulumi.runtime.getRootDirectory(),
+  });
 }
 
 /** The stack outputs fleet exports. */
@@ -56,7 +69,7 @@ export function readFleetConfig(options: FleetProgramOptions = {}): FleetConfig 
   return parseFleetConfig(values, {
     stack: pulumi.getStack(),
     secretKeys,
-    projectDir: options.projectDir,
+    projectDir: programProjectDir(options),
   });
 }
 
@@ -72,6 +85,7 @@ export async function declareFleet(config: FleetConfig): Promise<FleetOutputs> {
       userData: config.userData,
       tags: config.tags,
       extras: config.extras[cloud] ?? {},
+      projectDir: config.projectDir,
     });
     perCloud.push(fleet.workers);
   }
