@@ -17,6 +17,7 @@ import {
   PulumiCommand,
   type Stack,
 } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
 import { SemVer } from "semver";
 import { fleetProgram } from "../program";
 import { stripColors } from "./events";
@@ -91,8 +92,62 @@ export function engineEnvironment(
   if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
     out.PULUMI_CONFIG_PASSPHRASE_FILE = ensurePassphraseFile(workDir);
   }
+  seedStackConfig(workDir);
   out.PULUMI_SKIP_UPDATE_CHECK = "true";
   return out;
+}
+
+/** The project's `stackConfigDir` (Pulumi.yaml), or undefined when stack files sit beside it. */
+export function stackConfigDir(workDir: string): string | undefined {
+  let project: unknown;
+  try {
+    project = yaml.load(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8"));
+  } catch {
+    return undefined; // no project file: the CLI will say so
+  }
+  const dir = (project as { stackConfigDir?: unknown } | null)?.stackConfigDir;
+  return typeof dir === "string" && dir !== "" ? dir : undefined;
+}
+
+/**
+ * Gives each clone its own stack files, seeded from the tracked examples. Fleet's Pulumi.yaml
+ * keeps stack config in the gitignored `stackConfigDir` (`.fleet/stacks`), where the CLI reads
+ * and writes `Pulumi.<stack>.yaml` (sdk/go/common/workspace/paths.go `ProjectStackPath`) and
+ * where, with the passphrase secrets provider, it writes the stack's `encryptionsalt` at stack
+ * init. For every `Pulumi.<stack>.yaml` beside Pulumi.yaml (the documented examples, such as
+ * `Pulumi.dev.yaml`) that has no file there yet, this writes one with the example's plain
+ * `config:` (never its salt, secrets provider or encrypted values: those belong to another
+ * passphrase). Existing files are never touched. Returns the stacks it seeded.
+ */
+export function seedStackConfig(workDir: string): string[] {
+  const dir = stackConfigDir(workDir);
+  if (!dir) return [];
+  const target = path.resolve(workDir, dir);
+  if (target === path.resolve(workDir)) return [];
+  const seeded: string[] = [];
+  for (const file of fs.readdirSync(workDir)) {
+    const m = /^Pulumi\.(.+)\.ya?ml$/.exec(file);
+    if (!m || fs.existsSync(path.join(target, file))) continue;
+    const example = yaml.load(fs.readFileSync(path.join(workDir, file), "utf8")) as {
+      config?: Record<string, unknown>;
+    } | null;
+    const config = Object.fromEntries(
+      Object.entries(example?.config ?? {}).filter(
+        ([, v]) => !(v !== null && typeof v === "object" && "secure" in v),
+      ),
+    );
+    fs.mkdirSync(target, { recursive: true });
+    const text =
+      `# This clone's own stack config (the desired state), seeded by fleet from ${path.relative(target, path.join(workDir, file))}.\n` +
+      yaml.dump({ config });
+    try {
+      fs.writeFileSync(path.join(target, file), text, { flag: "wx" });
+      seeded.push(m[1]);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+  return seeded;
 }
 
 /** Creates `.fleet/passphrase` once (0600, 32 random bytes) and returns its path; never prints it. */

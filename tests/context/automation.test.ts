@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import * as yaml from "js-yaml";
+import * as childProcess from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,6 +9,8 @@ import {
   PulumiCliMissingError,
   cliInstallRoot,
   installPulumiCli,
+  seedStackConfig,
+  stackConfigDir,
   engineEnvironment,
   ensurePassphraseFile,
   openStack,
@@ -178,5 +182,68 @@ describe("Automation API adapter against a stand-in CLI", () => {
     expect((e as Error).message).to.equal(
       "error: open /work/p/pulumi/cloud-init.yaml: ENOENT: no such file or directory",
     );
+  });
+});
+
+describe("each clone's own stack files (the passphrase salt)", () => {
+  const ROOT = path.join(__dirname, "..", "..", "..");
+  const git = (...args: string[]) =>
+    childProcess.spawnSync("git", ["-C", ROOT, ...args], { encoding: "utf8" });
+
+  /** A clone: fleet's Pulumi.yaml and the tracked example Pulumi.dev.yaml. */
+  function clone(example = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-clone-"));
+    fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), example);
+    return dir;
+  }
+
+  it("the CLI writes stack files (and their encryptionsalt) under .fleet/stacks, which git ignores", () => {
+    // sdk/go/common/workspace/paths.go ProjectStackPath: <project>/<stackConfigDir>/Pulumi.<stack>.yaml
+    expect(stackConfigDir(ROOT)).to.equal(".fleet/stacks");
+    const written = path.join(".fleet", "stacks", "Pulumi.dev.yaml");
+    expect(git("check-ignore", "-q", written).status, "gitignored").to.equal(0);
+    // The example stays tracked, and is not where the CLI writes.
+    expect(git("ls-files", "--error-unmatch", "Pulumi.dev.yaml").status, "tracked").to.equal(0);
+    expect(git("check-ignore", "-q", "Pulumi.dev.yaml").status).to.equal(1);
+  });
+
+  it("seeds a clone's dev stack from the example once, without another clone's salt or secrets", () => {
+    const example = [
+      "encryptionsalt: v1:c2FsdA==:v1:aXY=:Y2lwaGVy",
+      "config:",
+      "  fleet:cloud: aws",
+      "  fleet:workers: [a, { name: b, size: large }]",
+      "  digitalocean:token: { secure: v1:AAAA:BBBB }",
+      "",
+    ].join("\n");
+    const dir = clone(example);
+    engineEnvironment(dir, {});
+    const own = path.join(dir, ".fleet", "stacks", "Pulumi.dev.yaml");
+    const seeded = yaml.load(fs.readFileSync(own, "utf8"));
+    expect(seeded).to.deep.equal({
+      config: { "fleet:cloud": "aws", "fleet:workers": ["a", { name: "b", size: "large" }] },
+    });
+    // The example is untouched; the clone's file, once it exists, is its own.
+    expect(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8")).to.equal(example);
+    fs.writeFileSync(own, "encryptionsalt: mine\nconfig:\n  fleet:cloud: local\n");
+    expect(seedStackConfig(dir)).to.deep.equal([]);
+    engineEnvironment(dir, {});
+    expect(fs.readFileSync(own, "utf8")).to.equal(
+      "encryptionsalt: mine\nconfig:\n  fleet:cloud: local\n",
+    );
+  });
+
+  it("two clones get two passphrases and two stack files; the tracked example holds no salt", () => {
+    const [a, b] = [clone(), clone()];
+    const [ea, eb] = [engineEnvironment(a, {}), engineEnvironment(b, {})];
+    expect(fs.readFileSync(ea.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8")).not.to.equal(
+      fs.readFileSync(eb.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8"),
+    );
+    for (const dir of [a, b]) {
+      expect(fs.existsSync(path.join(dir, ".fleet", "stacks", "Pulumi.dev.yaml"))).to.equal(true);
+    }
+    const tracked = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+    expect(tracked).not.to.have.property("encryptionsalt");
   });
 });
