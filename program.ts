@@ -7,13 +7,26 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type FleetConfig, parseFleetConfig } from "./config/fleet-config";
+import { projectDirectory } from "./config/paths";
 import type { Worker } from "./strategies/contract";
 import { loadStrategy } from "./strategies/registry";
 
 /** Options for running the program outside the project directory. */
 export interface FleetProgramOptions {
-  /** Where relative paths in config (`fleet:userDataFile`) are resolved. @default process.cwd() */
+  /**
+   * The project directory: relative paths in config (`fleet:userDataFile`) and the local
+   * cloud's logs and state are resolved against it.
+   * @default the directory of `Pulumi.yaml`, found as `projectDirectory` (config/paths.ts) says
+   */
   projectDir?: string;
+}
+
+/** The project directory of this run: `options.projectDir`, else where `Pulumi.yaml` is. */
+export function programProjectDir(options: FleetProgramOptions = {}): string {
+  return projectDirectory({
+    explicit: options.projectDir,
+    rootDirectory: pulumi.runtime.getRootDirectory(),
+  });
 }
 
 /** The stack outputs fleet exports. */
@@ -22,25 +35,41 @@ export interface FleetOutputs {
   workers: pulumi.Output<Worker[]>;
 }
 
+/** The part of `pulumi.runtime` that says which config keys the engine marked secret. */
+export interface SecretConfigSource {
+  isConfigSecret?: (key: string) => boolean;
+}
+
 /**
- * Whether the engine marked a config key secret. The SDK has this as an `@internal` function
- * (runtime/config.js); when a future SDK drops it, every key counts as secret, so fleet never
- * refuses a properly stored secret.
+ * The config keys the engine marked secret. The SDK has no public API for this: it is the
+ * `@internal` `isConfigSecret` of `runtime/config.js` (which reads the secret keys the language
+ * host passes). When an SDK lacks it, fleet refuses to run rather than guess: counting every key
+ * as secret would silently switch off the refusal of plain-text credentials, counting none would
+ * refuse properly stored secrets with a misleading message.
  */
-function isConfigSecret(key: string): boolean {
-  const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean })
-    .isConfigSecret;
-  return fn ? fn(key) : true;
+export function secretConfigKeys(
+  keys: readonly string[],
+  runtime: SecretConfigSource = pulumi.runtime as unknown as SecretConfigSource,
+): Set<string> {
+  const isSecret = runtime.isConfigSecret;
+  if (typeof isSecret !== "function") {
+    throw new Error(
+      "fleet cannot tell secret stack config from plain text with this @pulumi/pulumi " +
+        "(runtime.isConfigSecret is missing), so it cannot check that credentials are stored " +
+        "as secrets; use the @pulumi/pulumi version pinned in fleet's package.json",
+    );
+  }
+  return new Set(keys.filter((k) => isSecret(k)));
 }
 
 /** Reads the running stack's config through the Pulumi runtime and validates it. */
 export function readFleetConfig(options: FleetProgramOptions = {}): FleetConfig {
   const values = pulumi.runtime.allConfig();
-  const secretKeys = new Set(Object.keys(values).filter(isConfigSecret));
+  const secretKeys = secretConfigKeys(Object.keys(values));
   return parseFleetConfig(values, {
     stack: pulumi.getStack(),
     secretKeys,
-    projectDir: options.projectDir,
+    projectDir: programProjectDir(options),
   });
 }
 
@@ -56,6 +85,7 @@ export async function declareFleet(config: FleetConfig): Promise<FleetOutputs> {
       userData: config.userData,
       tags: config.tags,
       extras: config.extras[cloud] ?? {},
+      projectDir: config.projectDir,
     });
     perCloud.push(fleet.workers);
   }

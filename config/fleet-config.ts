@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import type { WorkerSpec } from "../strategies/contract";
-import { REGISTRY, assertSshKeys, assertWorkerNames, descriptor } from "../strategies/registry";
+import { REGISTRY, descriptor } from "../strategies/registry";
+import { assertSshKeys, assertWorkerNames } from "./cloud-rules";
 import { type CloudDefaults, loadCloudDefaults } from "./defaults";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
 import {
@@ -91,6 +92,8 @@ export interface FleetConfig {
   tags: Record<string, string>;
   /** Per-cloud extras (`config/<cloud>.yaml` ← `fleet:<extraKey>`), for the clouds in use. */
   extras: Partial<Record<CloudName, Record<string, string>>>;
+  /** The project directory, where relative paths and the local cloud's files are resolved. */
+  projectDir: string;
 }
 
 /** What `parseFleetConfig` needs besides the config values. */
@@ -322,7 +325,20 @@ export function parseFleetConfig(
     return defaultsByCloud.get(c);
   };
   const workers: WorkerSpec[] = [];
-  for (const entry of entries) {
+  const localRefused = new Set<string>();
+  const refuseOnLocal = (key: string, value: unknown, what: string) => {
+    if (localRefused.has(key)) return;
+    localRefused.add(key);
+    errors.push(
+      new FleetConfigError(
+        key,
+        value,
+        `local workers are processes on this machine: ${what}; remove the setting or give the worker another cloud`,
+        "not supported by the local cloud:",
+      ),
+    );
+  };
+  for (const [i, entry] of entries.entries()) {
     const o: WorkerOverrides = typeof entry === "string" ? { name: entry } : entry;
     const wc = o.cloud ?? cloud;
     const d = defaultsOf(wc);
@@ -337,8 +353,34 @@ export function parseFleetConfig(
       size: resolveSize(size, d),
       image: o.image ?? (onDefault ? stackImage : undefined) ?? d.image,
     });
+    if (wc === "local") {
+      // Only the local cloud's own defaults (config/local.yaml) mean anything for a process.
+      const stack = { region: stackRegion, size: stackSize, image: stackImage };
+      for (const field of ["region", "size", "image"] as const) {
+        const own = o[field];
+        const [key, value] =
+          own !== undefined
+            ? [`${k("workers")}[${i}].${field}`, own]
+            : onDefault && stack[field] !== undefined
+              ? [k(field), stack[field]]
+              : [undefined, undefined];
+        if (key === undefined || value === undefined) continue;
+        const resolved = field === "size" ? resolveSize(value, d) : value;
+        if (resolved !== d[field]) refuseOnLocal(key, value, `its ${field} is always ${d[field]}`);
+      }
+    }
   }
   const clouds = [...new Set(workers.map((w) => w.cloud))].sort();
+  // Settings for every worker that a fleet with nothing but local workers cannot honour.
+  if ([cloud, ...clouds].every((c) => c === "local")) {
+    if (sshPublicKeys.length)
+      refuseOnLocal(k("sshPublicKeys"), sshPublicKeys, "nobody logs in to them with SSH");
+    if (sshAllowFrom.length)
+      refuseOnLocal(k("sshAllowFrom"), sshAllowFrom, "they have no firewall to open");
+    if (userData !== undefined)
+      refuseOnLocal(k("userDataFile"), values[k("userDataFile")], "they run no cloud-init");
+    if (Object.keys(userTags).length) refuseOnLocal(k("tags"), userTags, "they carry no tags");
+  }
   // Each cloud's own rules: names (e.g. GCP's lowercase names) and required SSH keys.
   for (const c of clouds) {
     attempt(
@@ -393,6 +435,7 @@ export function parseFleetConfig(
     userData,
     tags,
     extras,
+    projectDir: path.resolve(options.projectDir ?? process.cwd()),
   };
 }
 

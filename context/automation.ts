@@ -17,7 +17,10 @@ import {
   PulumiCommand,
   type Stack,
 } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
+import { SemVer } from "semver";
 import { fleetProgram } from "../program";
+import { stripColors } from "./events";
 import { type CloudName, REGISTRY } from "../strategies/registry";
 import { PROJECT } from "../config/fleet-config";
 import {
@@ -65,7 +68,13 @@ export interface AutomationOptions {
   installPulumi?: boolean;
   /** Told about slow one-time steps (installing the CLI or a plugin). */
   onMessage?: (message: string) => void;
-  /** Environment for the engine. @default process.env */
+  /**
+   * Environment for the engine, and where fleet looks for its defaults (backend, passphrase,
+   * FLEET_INSTALL_PULUMI). Its variables are passed to every CLI call as the workspace's
+   * `envVars`, which the Automation API lays over this process's environment (automation/cmd.js
+   * `exec`: execa extends `process.env`), so it can add and override variables but not remove
+   * them. @default process.env
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -83,8 +92,62 @@ export function engineEnvironment(
   if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
     out.PULUMI_CONFIG_PASSPHRASE_FILE = ensurePassphraseFile(workDir);
   }
+  seedStackConfig(workDir);
   out.PULUMI_SKIP_UPDATE_CHECK = "true";
   return out;
+}
+
+/** The project's `stackConfigDir` (Pulumi.yaml), or undefined when stack files sit beside it. */
+export function stackConfigDir(workDir: string): string | undefined {
+  let project: unknown;
+  try {
+    project = yaml.load(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8"));
+  } catch {
+    return undefined; // no project file: the CLI will say so
+  }
+  const dir = (project as { stackConfigDir?: unknown } | null)?.stackConfigDir;
+  return typeof dir === "string" && dir !== "" ? dir : undefined;
+}
+
+/**
+ * Gives each clone its own stack files, seeded from the tracked examples. Fleet's Pulumi.yaml
+ * keeps stack config in the gitignored `stackConfigDir` (`.fleet/stacks`), where the CLI reads
+ * and writes `Pulumi.<stack>.yaml` (sdk/go/common/workspace/paths.go `ProjectStackPath`) and
+ * where, with the passphrase secrets provider, it writes the stack's `encryptionsalt` at stack
+ * init. For every `Pulumi.<stack>.yaml` beside Pulumi.yaml (the documented examples, such as
+ * `Pulumi.dev.yaml`) that has no file there yet, this writes one with the example's plain
+ * `config:` (never its salt, secrets provider or encrypted values: those belong to another
+ * passphrase). Existing files are never touched. Returns the stacks it seeded.
+ */
+export function seedStackConfig(workDir: string): string[] {
+  const dir = stackConfigDir(workDir);
+  if (!dir) return [];
+  const target = path.resolve(workDir, dir);
+  if (target === path.resolve(workDir)) return [];
+  const seeded: string[] = [];
+  for (const file of fs.readdirSync(workDir)) {
+    const m = /^Pulumi\.(.+)\.ya?ml$/.exec(file);
+    if (!m || fs.existsSync(path.join(target, file))) continue;
+    const example = yaml.load(fs.readFileSync(path.join(workDir, file), "utf8")) as {
+      config?: Record<string, unknown>;
+    } | null;
+    const config = Object.fromEntries(
+      Object.entries(example?.config ?? {}).filter(
+        ([, v]) => !(v !== null && typeof v === "object" && "secure" in v),
+      ),
+    );
+    fs.mkdirSync(target, { recursive: true });
+    const text =
+      `# This clone's own stack config (the desired state), seeded by fleet from ${path.relative(target, path.join(workDir, file))}.\n` +
+      yaml.dump({ config });
+    try {
+      fs.writeFileSync(path.join(target, file), text, { flag: "wx" });
+      seeded.push(m[1]);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+  return seeded;
 }
 
 /** Creates `.fleet/passphrase` once (0600, 32 random bytes) and returns its path; never prints it. */
@@ -103,12 +166,16 @@ export function ensurePassphraseFile(workDir: string): string {
   return file;
 }
 
-function isMissingCli(e: unknown): boolean {
-  const text =
-    e instanceof Error
-      ? `${e.message} ${String((e as { commandResult?: unknown }).commandResult ?? "")}`
-      : String(e);
-  return /ENOENT/.test(text) && /pulumi/i.test(text);
+/**
+ * Whether `e` is the failure to start the Pulumi CLI itself, and nothing else. The Automation
+ * API wraps every failure of the CLI process in a `CommandError` whose text is execa's error
+ * message (automation/cmd.js `exec`); only a failed spawn of the executable carries execa's
+ * line `spawn <command> ENOENT` (Node's `spawn` error: syscall `spawn <command>`, code ENOENT).
+ * An ENOENT anywhere else (a file the program or a provider could not open) is not a missing CLI.
+ */
+export function isMissingCli(e: unknown): boolean {
+  if (!(e instanceof CommandError)) return false;
+  return /^spawn (?:.*\/)?pulumi ENOENT$/m.test(e.message);
 }
 
 /** Opens (selecting or creating) the stack of the fleet project in `workDir`. */
@@ -116,7 +183,11 @@ export async function openStack(
   options: AutomationOptions & { workDir: string; stackName: string },
 ): Promise<FleetStack> {
   const env = options.env ?? process.env;
-  const envVars = engineEnvironment(options.workDir, env);
+  const envVars: Record<string, string> = {};
+  if (options.env) {
+    for (const [k, v] of Object.entries(options.env)) if (v !== undefined) envVars[k] = v;
+  }
+  Object.assign(envVars, engineEnvironment(options.workDir, env));
   const args = {
     stackName: options.stackName,
     projectName: PROJECT,
@@ -142,10 +213,7 @@ export async function openStack(
         `Installing the Pulumi CLI v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} (one time)…`,
       );
       try {
-        pulumiCommand = await PulumiCommand.install({
-          version: PULUMI_CLI_VERSION as never,
-          root: cliInstallRoot(),
-        });
+        pulumiCommand = await installPulumiCli();
       } catch (err) {
         throw new PulumiCliMissingError(firstLine(err));
       }
@@ -153,18 +221,36 @@ export async function openStack(
   }
 }
 
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 200);
+/**
+ * Installs the pinned CLI into `cliInstallRoot()`, or reuses the one already there.
+ * `PulumiCommand.install`/`get` need the version as a `SemVer` (automation/cmd.js
+ * `parseAndValidatePulumiVersion` calls `minVersion.compare`): given a string, the check of an
+ * existing install throws and every run downloads again, then fails the same way.
+ */
+export function installPulumiCli(): Promise<PulumiCommand> {
+  return PulumiCommand.install({
+    version: new SemVer(PULUMI_CLI_VERSION),
+    root: cliInstallRoot(),
+  });
 }
 
-/** Maps Automation API errors to fleet's. */
-function translate(e: unknown, signal?: AbortSignal): Error {
+function firstLine(e: unknown): string {
+  return stripColors(e instanceof Error ? e.message : String(e))
+    .split("\n")[0]
+    .slice(0, 200);
+}
+
+/** Maps Automation API errors to fleet's; engine text loses its colour markup. */
+export function translate(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return new CancelledError();
   if (e instanceof ConcurrentUpdateError) return new StackBusyError();
   if (isMissingCli(e)) return new PulumiCliMissingError();
   if (e instanceof CommandError) {
-    const text = e.message;
-    const lines = text.split("\n").filter((l) => /error:/i.test(l));
+    // A CommandError's message is `code: … stdout: … stderr: … err?: …` (automation/cmd.js
+    // `CommandResult.toString`); the CLI's own words are in stderr, and `err?` repeats them.
+    const text = stripColors(e.message);
+    const stderr = /\n stderr: ([\s\S]*?)\n err\?: /.exec(text)?.[1] ?? text;
+    const lines = [...new Set(stderr.split("\n").filter((l) => /error:/i.test(l)))];
     return new UpdateFailedError(lines.length ? lines.slice(0, 5).join("; ").trim() : firstLine(e));
   }
   return e instanceof Error ? e : new Error(String(e));

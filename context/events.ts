@@ -5,6 +5,21 @@
  */
 import type { EngineEvent, ResourceFailure } from "./stack";
 
+/**
+ * The engine's colour markup: `<{%reset%}>`, `<{%bold%}>`, `<{%underline%}>`, `<{%fg N%}>`,
+ * `<{%bg N%}>` (sdk/go/common/diag/colors/colors.go, `command()` and the directives it knows).
+ */
+const COLOR_COMMAND = /<\{%(?:reset|bold|underline|fg \d+|bg \d+)%\}>/g;
+/** A command cut off at the end of a message (colors.go `TrimPartialCommand`). */
+const PARTIAL_COMMAND = /<(?:\{(?:%(?:(?!%\}>).)*)?)?$/;
+/** ANSI SGR escapes, which the CLI writes when it colourises (colors.go `writeCodes`). */
+const ANSI_SGR = /\x1b\[[0-9;]*m/g;
+
+/** Engine text without colour markup or escapes, as fleet shows it to people. */
+export function stripColors(text: string): string {
+  return text.replace(COLOR_COMMAND, "").replace(ANSI_SGR, "").replace(PARTIAL_COMMAND, "");
+}
+
 /** The last `::`-separated part of a URN: the resource's logical name. */
 export function urnName(urn: string): string {
   const i = urn.lastIndexOf("::");
@@ -54,7 +69,7 @@ export class FailureCollector {
     }
     const d = event.diagnosticEvent;
     if (d && d.severity === "error") {
-      const message = d.message.replace(/\s+/g, " ").trim();
+      const message = stripColors(d.message).replace(/\s+/g, " ").trim();
       if (d.urn && urnType(d.urn) !== "pulumi:pulumi:Stack") {
         const prev = this.byUrn.get(d.urn);
         this.byUrn.set(d.urn, prev && prev !== "failed" ? `${prev}; ${message}` : message);

@@ -2,8 +2,9 @@
  * Azure: one Linux VirtualMachine per worker whose VM name and computer name are exactly the
  * worker name, each with a static Standard-SKU public IP and a NIC. Once per fleet a resource
  * group; once per region in use a virtual network with one subnet and a network security group
- * on that subnet that allows nothing inbound but SSH from `fleet:sshAllowFrom` (Azure's default
- * rules deny all other inbound traffic from the internet).
+ * on that subnet that allows nothing inbound but SSH from `fleet:sshAllowFrom`: a deny-all rule
+ * outranks Azure's default rules, which would also let in the virtual network and the load
+ * balancer (`DENY_ALL_INBOUND`).
  *
  * Login is by SSH key only (password authentication disabled), as the admin user `fleet`.
  * Azure refuses a Linux VM with neither key nor password, so a fleet without
@@ -19,7 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FleetConfigError } from "../config/errors";
 import { type StrategyArgs, type Worker, WorkerFleet, toIsoUtc } from "./contract";
 import { byRegion } from "./grouping";
-import { assertSshKeys, assertWorkerNames } from "./registry";
+import { assertSshKeys, assertWorkerNames } from "../config/cloud-rules";
 
 /** The admin user created on every VM; SSH keys are installed for it. */
 export const ADMIN_USER = "fleet";
@@ -60,6 +61,25 @@ export function azureTags(tags: Readonly<Record<string, string>>): Record<string
   return out;
 }
 
+/**
+ * Outranks the NSG default rules `AllowVnetInBound` (65000: anything in the virtual network's
+ * address space, peered networks and gateways) and `AllowAzureLoadBalancerInBound` (65001), which
+ * `DenyAllInBound` (65500) comes after (https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#default-security-rules).
+ * So only SSH from fleet:sshAllowFrom (priority 1000) gets in.
+ */
+export const DENY_ALL_INBOUND = {
+  name: "deny-all-inbound",
+  description: "fleet: nothing inbound but SSH from fleet:sshAllowFrom",
+  priority: 4096,
+  direction: "Inbound",
+  access: "Deny",
+  protocol: "*",
+  sourcePortRange: "*",
+  sourceAddressPrefix: "*",
+  destinationPortRange: "*",
+  destinationAddressPrefix: "*",
+};
+
 export class AzureStrategy extends WorkerFleet {
   /** The resource group holding every resource of this fleet. */
   public readonly resourceGroupName: pulumi.Output<string>;
@@ -96,22 +116,25 @@ export class AzureStrategy extends WorkerFleet {
         {
           resourceGroupName: group.name,
           location: region,
-          securityRules: args.sshAllowFrom.length
-            ? [
-                {
-                  name: "ssh-from-allowed",
-                  description: "SSH from fleet:sshAllowFrom",
-                  priority: 1000,
-                  direction: "Inbound",
-                  access: "Allow",
-                  protocol: "Tcp",
-                  sourcePortRange: "*",
-                  sourceAddressPrefixes: [...args.sshAllowFrom],
-                  destinationPortRange: "22",
-                  destinationAddressPrefix: "*",
-                },
-              ]
-            : [],
+          securityRules: [
+            ...(args.sshAllowFrom.length
+              ? [
+                  {
+                    name: "ssh-from-allowed",
+                    description: "SSH from fleet:sshAllowFrom",
+                    priority: 1000,
+                    direction: "Inbound",
+                    access: "Allow",
+                    protocol: "Tcp",
+                    sourcePortRange: "*",
+                    sourceAddressPrefixes: [...args.sshAllowFrom],
+                    destinationPortRange: "22",
+                    destinationAddressPrefix: "*",
+                  },
+                ]
+              : []),
+            DENY_ALL_INBOUND,
+          ],
           tags,
         },
         parent,

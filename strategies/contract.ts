@@ -59,6 +59,11 @@ export interface StrategyArgs {
   tags: Readonly<Record<string, string>>;
   /** Per-cloud settings that only one strategy understands (e.g. AWS's AMI owner). */
   extras: Readonly<Record<string, string>>;
+  /**
+   * The project directory (where `Pulumi.yaml` is); the local cloud keeps its logs and state
+   * under it. @default the directory of `Pulumi.yaml` (config/paths.ts `projectDirectory`)
+   */
+  projectDir?: string;
 }
 
 /** The class shape the registry loads: a ComponentResource constructor. */

@@ -34,6 +34,24 @@ export class DigitalOceanStrategy extends WorkerFleet {
         ),
     );
 
+    // Created before the droplets (dependsOn below): a droplet with no firewall accepts every
+    // connection, and a tag firewall covers a droplet from the moment it carries the tag.
+    const firewall = new digitalocean.Firewall(
+      `${name}-firewall`,
+      {
+        tags: [tag.name],
+        inboundRules: args.sshAllowFrom.length
+          ? [{ protocol: "tcp", portRange: "22", sourceAddresses: [...args.sshAllowFrom] }]
+          : [],
+        outboundRules: [
+          { protocol: "tcp", portRange: "1-65535", destinationAddresses: ["0.0.0.0/0", "::/0"] },
+          { protocol: "udp", portRange: "1-65535", destinationAddresses: ["0.0.0.0/0", "::/0"] },
+          { protocol: "icmp", destinationAddresses: ["0.0.0.0/0", "::/0"] },
+        ],
+      },
+      parent,
+    );
+
     const droplets = args.workers.map(
       (w) =>
         new digitalocean.Droplet(
@@ -49,24 +67,8 @@ export class DigitalOceanStrategy extends WorkerFleet {
             tags: [tag.name, ...ownership],
             userData: args.userData,
           },
-          parent,
+          { ...parent, dependsOn: [firewall] },
         ),
-    );
-
-    const firewall = new digitalocean.Firewall(
-      `${name}-firewall`,
-      {
-        tags: [tag.name],
-        inboundRules: args.sshAllowFrom.length
-          ? [{ protocol: "tcp", portRange: "22", sourceAddresses: [...args.sshAllowFrom] }]
-          : [],
-        outboundRules: [
-          { protocol: "tcp", portRange: "1-65535", destinationAddresses: ["0.0.0.0/0", "::/0"] },
-          { protocol: "udp", portRange: "1-65535", destinationAddresses: ["0.0.0.0/0", "::/0"] },
-          { protocol: "icmp", destinationAddresses: ["0.0.0.0/0", "::/0"] },
-        ],
-      },
-      parent,
     );
 
     this.fleetTag = tag.name;

@@ -1,9 +1,15 @@
 /**
  * Google Compute Engine: one `gcp.compute.Instance` per worker, named exactly as the worker,
- * with an ephemeral external IPv4 address on the project's `default` network, and once per fleet
- * a network tag on every instance plus a firewall rule on that tag that allows tcp:22 from
- * `fleet:sshAllowFrom` only. Without `sshAllowFrom` there is no rule at all, and the default
- * network denies every other inbound connection from outside.
+ * with an ephemeral external IPv4 address, on fleet's own VPC network: once per fleet a custom-mode
+ * `gcp.compute.Network` (no auto subnets), one `gcp.compute.Subnetwork` per region in use, a
+ * network tag on every instance and a firewall rule on that tag that allows tcp:22 from
+ * `fleet:sshAllowFrom` only.
+ *
+ * Not the project's `default` network: GCP creates that one with the rules `default-allow-ssh`,
+ * `default-allow-rdp` and `default-allow-icmp` open to 0.0.0.0/0 (and `default-allow-internal`).
+ * A new VPC network has only the implied rules, "deny all ingress" and "allow all egress"
+ * (https://cloud.google.com/firewall/docs/firewalls#default_firewall_rules), so without
+ * `sshAllowFrom` nothing reaches a worker from outside, and outbound stays open.
  *
  * On GCP, fleet's `region` (and `fleet:region`, and the default from `gcp:zone`) is a *zone*,
  * such as `us-central1-a`: instances live in zones. The project comes from `gcp:project`.
@@ -11,16 +17,30 @@
  * SSH keys go into the instance metadata `ssh-keys` for the user `fleet` (projects that enforce
  * OS Login ignore them). Instances have no service account and use Shielded VM with secure boot.
  */
+import * as crypto from "node:crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { type StrategyArgs, type Worker, WorkerFleet, toIsoUtc } from "./contract";
-import { assertWorkerNames } from "./registry";
+import { assertWorkerNames } from "../config/cloud-rules";
 
 /** The user the SSH keys are installed for. */
 export const SSH_USER = "fleet";
 
-/** The VPC network the instances and the firewall rule use. */
-export const NETWORK = "default";
+/**
+ * The subnet range of a GCP region in fleet's network: a /20 (4,091 usable addresses) in
+ * 10.0.0.0/8, chosen by a hash of the region name, so a region's range never depends on which
+ * other regions are in use (adding a region never replaces another region's subnet).
+ * The 42 regions GCP had in 2025 map to distinct ranges (tests/strategies/gcp.test.ts).
+ */
+export function subnetRange(region: string): string {
+  const slot = crypto.createHash("sha256").update(region).digest().readUInt16BE(0) & 0xfff;
+  return `10.${slot >> 4}.${(slot & 0xf) << 4}.0/20`;
+}
+
+/** The region of a zone: `us-central1-a` → `us-central1`. */
+export function zoneRegion(zone: string): string {
+  return zone.replace(/-[a-z]$/, "");
+}
 
 /**
  * A GCP label key or value: lowercase letters, digits, `_` and `-`, at most 63 characters;
@@ -57,6 +77,8 @@ export function sshKeysMetadata(keys: readonly string[]): string {
 }
 
 export class GcpStrategy extends WorkerFleet {
+  /** The self link of fleet's own VPC network, which the instances and firewall rules use. */
+  public readonly network: pulumi.Output<string>;
   /** The network tag on every instance of this fleet; the firewall rules target it. */
   public readonly networkTag: pulumi.Output<string>;
   /** The SSH firewall rules' names (none when `sshAllowFrom` is empty). */
@@ -70,6 +92,40 @@ export class GcpStrategy extends WorkerFleet {
     const tag = networkTag(pulumi.getStack(), name);
     const labels = gcpLabels(args.tags);
 
+    const network = new gcp.compute.Network(
+      `${name}-network`,
+      {
+        description: "fleet workers: nothing inbound but SSH from fleet:sshAllowFrom",
+        autoCreateSubnetworks: false,
+      },
+      parent,
+    );
+    const regions = [...new Set(args.workers.map((w) => zoneRegion(w.region)))].sort();
+    const ranges = new Map<string, string>();
+    for (const region of regions) {
+      const range = subnetRange(region);
+      const clash = ranges.get(range);
+      if (clash)
+        throw new Error(
+          `fleet: GCP regions ${clash} and ${region} map to the same subnet range ${range}; run their workers in separate stacks`,
+        );
+      ranges.set(range, region);
+    }
+    const subnets = new Map(
+      regions.map((region) => [
+        region,
+        new gcp.compute.Subnetwork(
+          `${name}-${region}`,
+          {
+            network: network.selfLink,
+            region,
+            ipCidrRange: subnetRange(region),
+          },
+          parent,
+        ),
+      ]),
+    );
+
     // A GCP firewall rule holds either IPv4 or IPv6 source ranges, never both.
     const families = [
       { suffix: "ssh", ranges: args.sshAllowFrom.filter((c) => !c.includes(":")) },
@@ -80,7 +136,7 @@ export class GcpStrategy extends WorkerFleet {
         new gcp.compute.Firewall(
           `${name}-${f.suffix}`,
           {
-            network: NETWORK,
+            network: network.selfLink,
             description: "fleet workers: SSH only from fleet:sshAllowFrom",
             direction: "INGRESS",
             allows: [{ protocol: "tcp", ports: ["22"] }],
@@ -104,7 +160,12 @@ export class GcpStrategy extends WorkerFleet {
             zone: w.region,
             machineType: w.size,
             bootDisk: { autoDelete: true, initializeParams: { image: w.image } },
-            networkInterfaces: [{ network: NETWORK, accessConfigs: [{}] }],
+            networkInterfaces: [
+              {
+                subnetwork: (subnets.get(zoneRegion(w.region)) as gcp.compute.Subnetwork).selfLink,
+                accessConfigs: [{}],
+              },
+            ],
             tags: [tag],
             labels,
             metadata,
@@ -119,6 +180,7 @@ export class GcpStrategy extends WorkerFleet {
         ),
     );
 
+    this.network = network.selfLink;
     this.networkTag = pulumi.output(tag);
     this.firewallNames = pulumi.all(firewalls.map((f) => f.name));
     this.workers = pulumi.all(
@@ -148,6 +210,7 @@ export class GcpStrategy extends WorkerFleet {
     );
     this.registerOutputs({
       workers: this.workers,
+      network: this.network,
       networkTag: this.networkTag,
       firewallNames: this.firewallNames,
     });

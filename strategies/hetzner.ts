@@ -11,7 +11,7 @@
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import { type StrategyArgs, type Worker, WorkerFleet } from "./contract";
-import { assertWorkerNames } from "./registry";
+import { assertWorkerNames } from "../config/cloud-rules";
 
 /** The label that records a worker's creation time; written once, then ignored on updates. */
 export const CREATED_AT_LABEL = "fleet_created_at";

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { packageRoot } from "../config/paths";
+import { packageRoot, projectDirectory } from "../config/paths";
 import { type StrategyArgs, type Worker, WorkerFleet } from "./contract";
 import { DEFAULT_GRACE_MS } from "./local-process";
 import { type LocalWorkerInputs, localWorkerProvider } from "./local-provider";
@@ -31,9 +31,9 @@ export function builtinWorkerScript(): string {
     : path.join(packageRoot(), "dist", "strategies", "local-worker.js");
 }
 
-/** Where a stack's local workers keep their logs: `<cwd>/.fleet/local/<stack>`. */
-export function localStateDir(stack: string, cwd = process.cwd()): string {
-  return path.resolve(cwd, ".fleet", "local", stack);
+/** Where a stack's local workers keep their logs and state: `<project>/.fleet/local/<stack>`. */
+export function localStateDir(stack: string, projectDir: string): string {
+  return path.resolve(projectDir, ".fleet", "local", stack);
 }
 
 /** The inputs of a local worker; every one may be an Output. */
@@ -92,7 +92,9 @@ export class LocalStrategy extends WorkerFleet {
    */
   constructor(name: string, args: StrategyArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("fleet:local:WorkerFleet", name, {}, opts);
-    const stateDir = localStateDir(pulumi.getStack());
+    const projectDir =
+      args.projectDir ?? projectDirectory({ rootDirectory: pulumi.runtime.getRootDirectory() });
+    const stateDir = localStateDir(pulumi.getStack(), projectDir);
     const builtinScript = builtinWorkerScript();
     const command = args.extras.localCommand ?? "";
 

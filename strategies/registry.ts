@@ -5,7 +5,7 @@
  * Entries are light: a strategy's module (and with it the provider SDK) is loaded only by
  * `load()`, so a DigitalOcean stack never loads `@pulumi/aws` and the reverse.
  */
-import { FleetConfigError } from "../config/errors";
+import { CLOUD_RULES, type CloudRules, type RuledCloud } from "../config/cloud-rules";
 import type { StrategyClass } from "./contract";
 
 /** How a cloud finds its credentials; used to fail early, before any engine call. */
@@ -24,18 +24,8 @@ export interface CredentialSources {
   hint: string;
 }
 
-/** A cloud's naming rule for worker names. */
-export interface NameRule {
-  /** What a valid name matches. */
-  pattern: RegExp;
-  /** The rule in words, for error messages. */
-  rule: string;
-}
-
-/** One cloud as the registry knows it. */
-export interface CloudDescriptor {
-  /** Human name for messages and tables. */
-  title: string;
+/** One cloud as the registry knows it; its title and input rules come from `config/cloud-rules.ts`. */
+export interface CloudDescriptor extends CloudRules {
   /** Settings beyond region/size/image/sizes that `config/<cloud>.yaml` may hold for this cloud. */
   extraKeys?: readonly string[];
   /** A provider config key whose value is the region when neither the worker nor fleet:region sets one. */
@@ -49,25 +39,13 @@ export interface CloudDescriptor {
   plugin?: { name: string; package: string };
   /** The type token of the resource that is one worker (its name is `<cloud>-<worker>`). */
   workerType: string;
-  /**
-   * This cloud's own rule for worker names, on top of fleet's rule (which every name already
-   * meets). Checked with the rest of the config, before any engine call, and again by the
-   * strategy. @default undefined (fleet's rule is enough)
-   */
-  workerName?: NameRule;
-  /**
-   * Why this cloud refuses workers without an SSH public key, when it does; a fleet with workers
-   * there and no `fleet:sshPublicKeys` fails config validation with this reason.
-   * @default undefined (keys are optional)
-   */
-  sshKeyRequired?: string;
   /** Loads the strategy class (and its provider SDK) on first use. */
   load(): Promise<StrategyClass>;
 }
 
 export const REGISTRY = {
   aws: {
-    title: "AWS EC2",
+    ...CLOUD_RULES.aws,
     extraKeys: ["imageOwner"],
     plugin: { name: "aws", package: "@pulumi/aws" },
     regionConfigKey: "aws:region",
@@ -89,15 +67,8 @@ export const REGISTRY = {
     load: async () => (await import("./aws")).AwsStrategy,
   },
   azure: {
-    title: "Azure Virtual Machines",
+    ...CLOUD_RULES.azure,
     regionConfigKey: "azure-native:location",
-    sshKeyRequired:
-      "Azure Linux VMs need an SSH key or a password, and fleet disables password login",
-    workerName: {
-      // Azure VM names (Linux): at most 64 characters, no trailing '.' or '-'.
-      pattern: /^.*[A-Za-z0-9]$/,
-      rule: "an Azure VM name does not end with '.' or '-'",
-    },
     credentials: {
       env: ["ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID"],
       config: ["azure-native:clientId", "azure-native:clientSecret"],
@@ -110,7 +81,7 @@ export const REGISTRY = {
     load: async () => (await import("./azure")).AzureStrategy,
   },
   digitalocean: {
-    title: "DigitalOcean Droplets",
+    ...CLOUD_RULES.digitalocean,
     plugin: { name: "digitalocean", package: "@pulumi/digitalocean" },
     credentials: {
       env: ["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"],
@@ -123,12 +94,8 @@ export const REGISTRY = {
     load: async () => (await import("./digitalocean")).DigitalOceanStrategy,
   },
   gcp: {
-    title: "Google Compute Engine",
+    ...CLOUD_RULES.gcp,
     regionConfigKey: "gcp:zone",
-    workerName: {
-      pattern: /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/,
-      rule: "a GCP instance name starts with a lowercase letter, uses only lowercase letters, digits and '-', does not end with '-', and has at most 63 characters",
-    },
     credentials: {
       env: ["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN"],
       config: ["gcp:credentials", "gcp:accessToken"],
@@ -141,14 +108,7 @@ export const REGISTRY = {
     load: async () => (await import("./gcp")).GcpStrategy,
   },
   hetzner: {
-    title: "Hetzner Cloud",
-    workerName: {
-      // Hetzner server names are hostnames (RFC 1123): dot-separated labels of letters,
-      // digits and '-', each starting and ending with a letter or digit.
-      pattern:
-        /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
-      rule: "a Hetzner server name is a hostname: labels of letters, digits and '-' separated by single dots, each label starting and ending with a letter or digit",
-    },
+    ...CLOUD_RULES.hetzner,
     credentials: {
       env: ["HCLOUD_TOKEN"],
       config: ["hcloud:token"],
@@ -161,12 +121,12 @@ export const REGISTRY = {
     load: async () => (await import("./hetzner")).HetznerStrategy,
   },
   local: {
-    title: "local processes",
+    ...CLOUD_RULES.local,
     extraKeys: ["localCommand"],
     workerType: "pulumi-nodejs:dynamic:Resource",
     load: async () => (await import("./local")).LocalStrategy,
   },
-} as const satisfies Record<string, CloudDescriptor>;
+} as const satisfies Record<RuledCloud, CloudDescriptor>;
 
 export type CloudName = keyof typeof REGISTRY;
 
@@ -180,42 +140,4 @@ export function descriptor(cloud: CloudName): CloudDescriptor {
 /** Loads a cloud's strategy class; the provider SDK is required here and nowhere earlier. */
 export function loadStrategy(cloud: CloudName): Promise<StrategyClass> {
   return REGISTRY[cloud].load();
-}
-
-/**
- * Throws a `FleetConfigError` naming the workers and the rule when worker names break their
- * cloud's own naming rule (`workerName`). Config validation calls it before any engine call;
- * strategies call it again so a component is never built with a name its cloud refuses.
- */
-/**
- * Throws a `FleetConfigError` naming `fleet:sshPublicKeys` when `cloud` needs an SSH key
- * (`sshKeyRequired`) and none is configured.
- */
-export function assertSshKeys(cloud: CloudName, sshPublicKeys: readonly string[]): void {
-  const d: CloudDescriptor = REGISTRY[cloud];
-  if (!d.sshKeyRequired || sshPublicKeys.length > 0) return;
-  throw new FleetConfigError(
-    "fleet:sshPublicKeys",
-    [],
-    `at least one OpenSSH public key, e.g. pulumi config set --path 'fleet:sshPublicKeys[0]' "$(cat ~/.ssh/id_ed25519.pub)"`,
-    `no SSH public key, but ${d.title} needs one (${d.sshKeyRequired}):`,
-  );
-}
-
-export function assertWorkerNames(
-  cloud: CloudName,
-  workers: readonly { readonly name: string }[],
-): void {
-  const d: CloudDescriptor = REGISTRY[cloud];
-  const rule = d.workerName;
-  if (!rule) return;
-  const bad = workers.map((w) => w.name).filter((n) => !rule.pattern.test(n));
-  if (bad.length) {
-    throw new FleetConfigError(
-      "fleet:workers",
-      bad.length === 1 ? bad[0] : bad,
-      `${rule.rule} (${d.title})`,
-      `invalid worker name${bad.length === 1 ? "" : "s"} for ${cloud}:`,
-    );
-  }
 }

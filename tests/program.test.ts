@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CLOUDS } from "../config/rules";
-import { fleetProgram } from "../program";
+import * as pulumi from "@pulumi/pulumi";
+import { fleetProgram, secretConfigKeys } from "../program";
 import type { Worker } from "../strategies/contract";
 import { FAKE } from "./harness/credentials";
 import {
@@ -501,5 +502,28 @@ describe("program", () => {
         expect((outputs.workers as Worker[]).map((w) => w.name)).to.deep.equal(["a"]);
       });
     });
+  });
+});
+
+describe("program: which config keys are secret", () => {
+  it("uses the SDK's own record of secret keys", () => {
+    const source = { isConfigSecret: (k: string) => k === "digitalocean:token" };
+    expect([...secretConfigKeys(["fleet:cloud", "digitalocean:token"], source)]).to.deep.equal([
+      "digitalocean:token",
+    ]);
+  });
+
+  it("refuses to run (fails closed) when the SDK cannot say which keys are secret", () => {
+    // Before, a missing isConfigSecret made every key secret: a plain-text token was accepted.
+    expect(() => secretConfigKeys(["digitalocean:token"], {})).to.throw(
+      /cannot tell secret stack config from plain text .*runtime\.isConfigSecret is missing/,
+    );
+  });
+
+  it("the pinned SDK has it, so the program checks secrets for real", () => {
+    expect(
+      typeof (pulumi.runtime as unknown as { isConfigSecret?: unknown }).isConfigSecret,
+    ).to.equal("function");
+    expect(() => secretConfigKeys([])).not.to.throw();
   });
 });

@@ -61,33 +61,11 @@ describe("project files", () => {
     }
   });
 
-  it("declares every key but the two Pulumi.yaml cannot type (workers, tags)", () => {
-    const undeclared = knownStackKeys().filter((k) => !(k in project.config));
-    expect(undeclared).to.have.members(["workers", "tags"]);
-    expect(BASE_STACK_KEYS).to.include.members(undeclared);
-  });
-
-  it("declares the code's defaults: cloud local, no SSH keys, no inbound CIDRs", () => {
+  it("declares only keys with a static default: cloud, default local", () => {
+    expect(Object.keys(project.config)).to.deep.equal(["cloud"]);
     expect(project.config.cloud).to.deep.include({ type: "string", default: DEFAULT_CLOUD });
     expect(DEFAULT_CLOUD).to.equal("local");
-    const unset = parseFleetConfig({}, { stack: "dev" });
-    expect(project.config.sshPublicKeys).to.deep.include({
-      type: "array",
-      items: { type: "string" },
-      default: unset.sshPublicKeys,
-    });
-    expect(project.config.sshAllowFrom).to.deep.include({
-      type: "array",
-      items: { type: "string" },
-      default: unset.sshAllowFrom,
-    });
-    expect(unset.sshPublicKeys).to.deep.equal([]);
-    expect(unset.sshAllowFrom).to.deep.equal([]);
-    // Keys whose defaults live in config/<cloud>.yaml declare none here.
-    for (const k of ["region", "size", "image", "userDataFile", "imageOwner"]) {
-      expect(project.config[k], k).to.deep.include({ type: "string" });
-      expect(project.config[k], k).not.to.have.property("default");
-    }
+    expect(BASE_STACK_KEYS).to.include.members(["workers", "tags", "sshPublicKeys"]);
   });
 
   it("the declared defaults, as the CLI passes them, parse to the code's defaults", () => {
@@ -116,5 +94,162 @@ describe("project files", () => {
         .map(([k]) => k),
     );
     expect(() => parseFleetConfig(values, { stack: "dev", secretKeys })).not.to.throw();
+  });
+});
+
+/**
+ * The CLI's own checks of stack config against what Pulumi.yaml declares, run before every
+ * `up`, `preview`, `destroy` and `refresh` (pulumi/pulumi at the pinned SDK's engine):
+ * - `pkg/workspace/config.go` `mergeConfig`: a project key declared with neither `default` nor
+ *   `value` and absent from the stack is "missing" ("Stack 'dev' is missing configuration
+ *   value …"); a declared `default` is merged into the stack config when the stack has none.
+ * - `pkg/workspace/config.go` `validateStackConfigValue`: for a key with a declared `type`, an
+ *   object value is JSON-decoded, anything else stays a string, and it must pass
+ *   `ValidateConfigValue` (`sdk/go/common/workspace/project.go`).
+ * - `sdk/go/common/resource/config/object.go` `MarshalString`: in `Pulumi.<stack>.yaml` a scalar
+ *   of any YAML type is a plain string value; only lists and mappings are object values.
+ *   `pulumi config set k '["a"]'` stores a plain string.
+ */
+interface StackValue {
+  text: string;
+  object: boolean;
+}
+
+function stackValue(written: unknown): StackValue {
+  if (written !== null && typeof written === "object")
+    return { text: JSON.stringify(written), object: true };
+  return { text: String(written), object: false };
+}
+
+/** `ValidateConfigValue`, sdk/go/common/workspace/project.go. */
+function validateConfigValue(
+  type: string,
+  items: { type: string } | undefined,
+  v: unknown,
+): boolean {
+  if (type === "string") return typeof v === "string";
+  if (type === "integer")
+    return (
+      (typeof v === "number" && Number.isInteger(v)) ||
+      (typeof v === "string" && /^[+-]?\d+$/.test(v))
+    );
+  if (type === "boolean") return v === true || v === false || v === "true" || v === "false";
+  if (!Array.isArray(v) || !items) return false;
+  return v.every((item) => validateConfigValue(items.type, undefined, item));
+}
+
+/**
+ * What the CLI does with a stack's config before running the program: the errors it stops
+ * with, and otherwise the values the program sees (`mergeConfig` + `validateStackConfigValues`,
+ * pkg/workspace/config.go).
+ */
+function cliConfigCheck(
+  decl: Project,
+  stack: Readonly<Record<string, unknown>>,
+): { errors: string[]; values: Record<string, string> } {
+  const merged = new Map<string, StackValue>(
+    Object.entries(stack).map(([k, v]) => [k, stackValue(v)]),
+  );
+  const missing: string[] = [];
+  const errors: string[] = [];
+  for (const name of Object.keys(decl.config).sort()) {
+    const d = decl.config[name];
+    const key = name.includes(":") ? name : `${decl.name}:${name}`;
+    if (!merged.has(key)) {
+      if (d.default === undefined) {
+        if (key.startsWith(`${decl.name}:`)) missing.push(name);
+        continue;
+      }
+      merged.set(key, stackValue(d.default));
+    }
+  }
+  if (missing.length)
+    errors.push(`Stack 'dev' is missing configuration values ${missing.join(", ")}`);
+  else {
+    for (const name of Object.keys(decl.config).sort()) {
+      const d = decl.config[name];
+      const v = merged.get(name.includes(":") ? name : `${decl.name}:${name}`);
+      if (!v || !d.type) continue;
+      const content: unknown = v.object ? JSON.parse(v.text) : v.text;
+      if (!validateConfigValue(d.type, d.items, content))
+        errors.push(`Stack 'dev' with configuration key '${name}' must be of type '${d.type}'`);
+    }
+  }
+  return { errors, values: Object.fromEntries([...merged].map(([k, v]) => [k, v.text])) };
+}
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVkMjU1MTlrZXlmb3JmbGVldHRlc3Rz me@laptop";
+
+/** Every documented form of every key, as written in `Pulumi.<stack>.yaml` or set by the CLI. */
+const FORMS: [key: string, written: unknown, how: string][] = [
+  ["cloud", "aws", "a string"],
+  ["workers", ["scraper-1", { name: "scraper-2", size: "large" }], "a YAML list"],
+  ["workers", '["scraper-1"]', "a JSON list set as a string"],
+  ["region", "us-east-1", "a string"],
+  ["size", "large", "an abstract size"],
+  ["size", "s-1vcpu-1gb", "a provider size"],
+  ["image", "ami-0123456789abcdef0", "an AMI id"],
+  ["imageOwner", "099720109477", "an account id"],
+  ["imageOwner", 99720109477, "an account id YAML reads as a number"],
+  ["sshPublicKeys", [KEY], "a YAML list (or `config set --path 'fleet:sshPublicKeys[0]'`)"],
+  ["sshPublicKeys", JSON.stringify([KEY]), "a JSON list set as a string"],
+  ["sshPublicKeys", KEY, "a single key"],
+  ["sshAllowFrom", ["203.0.113.7/32"], "a YAML list"],
+  ["sshAllowFrom", '["203.0.113.7/32"]', "a JSON list set as a string"],
+  ["sshAllowFrom", "203.0.113.7/32", "a single CIDR"],
+  ["userDataFile", "cloud-init.yaml", "a relative path"],
+  ["tags", { team: "batch" }, "a YAML mapping"],
+  ["tags", '{"team":"batch"}', "a JSON mapping set as a string"],
+  ["localCommand", "sleep 1000", "a shell command"],
+];
+
+describe("Pulumi.yaml against the CLI's checks of declared keys (pkg/workspace/config.go)", () => {
+  const project = yaml.load(read("Pulumi.yaml")) as Project;
+  const parse = (values: Record<string, string>) =>
+    parseFleetConfig(values, { stack: "dev", readFile: () => Buffer.from("#cloud-config\n") });
+
+  it("the documented forms cover every key fleet knows", () => {
+    expect([...new Set(FORMS.map(([k]) => k))]).to.have.members(knownStackKeys());
+  });
+
+  for (const [key, written, how] of FORMS) {
+    it(`fleet:${key} as ${how} passes the CLI and fleet`, () => {
+      // On AWS, which honours every key (the local cloud refuses what it cannot honour).
+      const cloud =
+        key === "cloud" ? {} : { "fleet:cloud": key === "localCommand" ? "local" : "aws" };
+      const stack = { ...cloud, [`fleet:${key}`]: written };
+      const { errors, values } = cliConfigCheck(project, stack);
+      expect(errors).to.deep.equal([]);
+      expect(() => parse(values)).not.to.throw();
+    });
+  }
+
+  it("an empty stack and the tracked Pulumi.dev.yaml pass the CLI", () => {
+    expect(cliConfigCheck(project, {}).errors).to.deep.equal([]);
+    const dev = yaml.load(read("Pulumi.dev.yaml")) as { config: Record<string, unknown> };
+    const { errors, values } = cliConfigCheck(project, dev.config);
+    expect(errors).to.deep.equal([]);
+    expect(parse(values).cloud).to.equal("local");
+  });
+
+  it("the check refuses what the CLI refuses (control: the old declarations)", () => {
+    const old: Project = {
+      ...project,
+      config: {
+        ...project.config,
+        region: { type: "string" },
+        sshAllowFrom: { type: "array", items: { type: "string" }, default: [] },
+      },
+    };
+    expect(cliConfigCheck(old, {}).errors).to.deep.equal([
+      "Stack 'dev' is missing configuration values region",
+    ]);
+    expect(
+      cliConfigCheck(old, { "fleet:region": "x", "fleet:sshAllowFrom": '["203.0.113.7/32"]' })
+        .errors,
+    ).to.deep.equal(["Stack 'dev' with configuration key 'sshAllowFrom' must be of type 'array'"]);
+    expect(
+      cliConfigCheck(old, { "fleet:region": "x", "fleet:sshAllowFrom": ["203.0.113.7/32"] }).errors,
+    ).to.deep.equal([]);
   });
 });

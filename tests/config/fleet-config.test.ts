@@ -50,6 +50,8 @@ function parse(values: Record<string, string>, options: Partial<ParseOptions> = 
 }
 
 const workers = (list: unknown[]) => JSON.stringify(list);
+/** A default cloud that honours SSH keys, CIDRs, user data and tags (the local cloud does not). */
+const AWS = { "fleet:cloud": "aws" };
 
 describe("config/fleet-config", () => {
   describe("keys", () => {
@@ -162,6 +164,7 @@ describe("config/fleet-config", () => {
         userData: undefined,
         tags: { "fleet:project": "fleet", "fleet:stack": "prod" },
         extras: {},
+        projectDir: process.cwd(),
       });
     });
 
@@ -305,24 +308,27 @@ describe("config/fleet-config", () => {
     it("reads SSH keys and CIDRs as lists or single strings", () => {
       const key =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtQx4M0vJ0b3lDq2kRrT0hEJ0Dk1y2mQmZ5u6n3v9Qb me";
-      expect(parse({ "fleet:sshPublicKeys": key }).sshPublicKeys).to.deep.equal([key]);
-      expect(parse({ "fleet:sshPublicKeys": JSON.stringify([key]) }).sshPublicKeys).to.deep.equal([
-        key,
-      ]);
-      expect(parse({ "fleet:sshPublicKeys": "[]" }).sshPublicKeys).to.deep.equal([]);
-      expect(parse({ "fleet:sshAllowFrom": "10.0.0.0/8" }).sshAllowFrom).to.deep.equal([
+      expect(parse({ ...AWS, "fleet:sshPublicKeys": key }).sshPublicKeys).to.deep.equal([key]);
+      expect(
+        parse({ ...AWS, "fleet:sshPublicKeys": JSON.stringify([key]) }).sshPublicKeys,
+      ).to.deep.equal([key]);
+      expect(parse({ ...AWS, "fleet:sshPublicKeys": "[]" }).sshPublicKeys).to.deep.equal([]);
+      expect(parse({ ...AWS, "fleet:sshAllowFrom": "10.0.0.0/8" }).sshAllowFrom).to.deep.equal([
         "10.0.0.0/8",
       ]);
       expect(
-        parse({ "fleet:sshAllowFrom": JSON.stringify(["203.0.113.7/32", " 2001:db8::/48"]) })
-          .sshAllowFrom,
+        parse({
+          ...AWS,
+          "fleet:sshAllowFrom": JSON.stringify(["203.0.113.7/32", " 2001:db8::/48"]),
+        }).sshAllowFrom,
       ).to.deep.equal(["203.0.113.7/32", "2001:db8::/48"]);
-      expect(parse({ "fleet:sshAllowFrom": "" }).sshAllowFrom).to.deep.equal([]);
+      expect(parse({ ...AWS, "fleet:sshAllowFrom": "" }).sshAllowFrom).to.deep.equal([]);
     });
 
     it("adds fleet:tags to the ownership tags", () => {
       expect(
-        parse({ "fleet:tags": JSON.stringify({ team: "batch", "cost:center": "42" }) }).tags,
+        parse({ ...AWS, "fleet:tags": JSON.stringify({ team: "batch", "cost:center": "42" }) })
+          .tags,
       ).to.deep.equal({
         team: "batch",
         "cost:center": "42",
@@ -335,12 +341,92 @@ describe("config/fleet-config", () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-userdata-"));
       try {
         fs.writeFileSync(path.join(dir, "init.yaml"), "#cloud-config\npackages: [htop]\n");
-        expect(parse({ "fleet:userDataFile": "init.yaml" }, { projectDir: dir }).userData).to.equal(
-          "#cloud-config\npackages: [htop]\n",
-        );
+        expect(
+          parse({ ...AWS, "fleet:userDataFile": "init.yaml" }, { projectDir: dir }).userData,
+        ).to.equal("#cloud-config\npackages: [htop]\n");
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    describe("the local cloud refuses what it cannot honour (shipped config/local.yaml)", () => {
+      // The real defaults: the refusal must not trip over them (the quickstart's stack).
+      const local = (values: Record<string, string>) =>
+        parseFleetConfig(values, { stack: "dev", readFile: () => Buffer.from("#cloud-config\n") });
+      const rule = "local workers are processes on this machine";
+
+      it("accepts the quickstart: no settings, region/size/image equal to its own, abstract sizes", () => {
+        expect(local({ "fleet:workers": workers(["a"]) }).workers[0]).to.include({
+          cloud: "local",
+          region: "localhost",
+          size: "process",
+          image: "builtin",
+        });
+        expect(() =>
+          local({
+            "fleet:size": "large",
+            "fleet:workers": workers([
+              { name: "a", region: "localhost", size: "small", image: "builtin" },
+            ]),
+          }),
+        ).not.to.throw();
+        // The same keys are fine on a cloud that honours them, with local workers in the mix.
+        expect(() =>
+          local({
+            "fleet:cloud": "aws",
+            "fleet:region": "eu-west-1",
+            "fleet:sshAllowFrom": "203.0.113.7/32",
+            "fleet:workers": workers(["a", { name: "b", cloud: "local" }]),
+          }),
+        ).not.to.throw();
+      });
+
+      it("refuses a local worker's own region, size or image", () => {
+        const e = refusal(() =>
+          local({
+            "fleet:workers": workers([
+              { name: "a", region: "eu-west-1" },
+              { name: "b", size: "t3.micro", image: "ubuntu" },
+            ]),
+          }),
+        ) as FleetConfigErrors;
+        expect(e.errors.map((x) => x.message)).to.deep.equal([
+          `fleet:workers[0].region: not supported by the local cloud: got "eu-west-1"; ${rule}: its region is always localhost; remove the setting or give the worker another cloud`,
+          `fleet:workers[1].size: not supported by the local cloud: got "t3.micro"; ${rule}: its size is always process; remove the setting or give the worker another cloud`,
+          `fleet:workers[1].image: not supported by the local cloud: got "ubuntu"; ${rule}: its image is always builtin; remove the setting or give the worker another cloud`,
+        ]);
+      });
+
+      it("refuses fleet:region/size/image for workers on a local default cloud, once per key", () => {
+        const e = refusal(() =>
+          local({ "fleet:region": "nyc3", "fleet:workers": workers(["a", "b"]) }),
+        );
+        expect(e.message).to.equal(
+          `fleet:region: not supported by the local cloud: got "nyc3"; ${rule}: its region is always localhost; remove the setting or give the worker another cloud`,
+        );
+      });
+
+      it("refuses SSH keys, SSH CIDRs, user data and tags when every worker is local", () => {
+        const key =
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtQx4M0vJ0b3lDq2kRrT0hEJ0Dk1y2mQmZ5u6n3v9Qb me";
+        const e = refusal(() =>
+          local({
+            "fleet:sshPublicKeys": key,
+            "fleet:sshAllowFrom": "203.0.113.7/32",
+            "fleet:userDataFile": "init.yaml",
+            "fleet:tags": JSON.stringify({ team: "batch" }),
+          }),
+        ) as FleetConfigErrors;
+        expect(e.errors.map((x) => x.key)).to.deep.equal([
+          "fleet:sshPublicKeys",
+          "fleet:sshAllowFrom",
+          "fleet:userDataFile",
+          "fleet:tags",
+        ]);
+        expect(e.errors[1].message).to.equal(
+          `fleet:sshAllowFrom: not supported by the local cloud: got ["203.0.113.7/32"]; ${rule}: they have no firewall to open; remove the setting or give the worker another cloud`,
+        );
+      });
     });
 
     describe("refusals", () => {
@@ -387,7 +473,7 @@ describe("config/fleet-config", () => {
         ],
         [
           "a credential in a fleet: key",
-          { "fleet:tags": JSON.stringify({ key: FAKE.awsKeyId }) },
+          { ...AWS, "fleet:tags": JSON.stringify({ key: FAKE.awsKeyId }) },
           "fleet:tags: credential in plain stack config: got a credential-like value (hidden); fleet's keys never hold credentials; put cloud credentials where the cloud expects them (see the README)",
         ],
         [
@@ -419,7 +505,7 @@ describe("config/fleet-config", () => {
 
       it("accepts credentials the engine holds as secrets", () => {
         const c = parse(
-          { "digitalocean:token": "x", "fleet:tags": JSON.stringify({ k: FAKE.awsKeyId }) },
+          { ...AWS, "digitalocean:token": "x", "fleet:tags": JSON.stringify({ k: FAKE.awsKeyId }) },
           { secretKeys: new Set(["digitalocean:token", "fleet:tags"]) },
         );
         expect(c.tags.k).to.equal(FAKE.awsKeyId);

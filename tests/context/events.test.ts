@@ -1,6 +1,13 @@
 import { expect } from "chai";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { FailureCollector, progressOf, urnName, urnType, workerOfUrn } from "../../context/events";
+import {
+  FailureCollector,
+  progressOf,
+  stripColors,
+  urnName,
+  urnType,
+  workerOfUrn,
+} from "../../context/events";
 
 const URN = "urn:pulumi:dev::fleet::fleet:aws:WorkerFleet$aws:ec2/instance:Instance::aws-w1";
 
@@ -62,5 +69,47 @@ describe("engine events", () => {
       { urn: URN, message: "error: InsufficientInstanceCapacity" },
     ]);
     expect(c.messages).to.deep.equal(["update failed"]);
+  });
+
+  it("strips the engine's colour markup from diagnostic messages (events as the CLI sends them)", () => {
+    // Shaped like the engine's diagnostic events under the Automation API: color "raw" keeps
+    // the markup of sdk/go/common/diag/colors/colors.go in prefix and message.
+    const c = new FailureCollector();
+    c.onEvent(
+      ev({
+        diagnosticEvent: {
+          urn: URN,
+          prefix: "<{%fg 1%}>error: <{%reset%}>",
+          message:
+            "<{%reset%}>creating EC2 Instance: operation error EC2: RunInstances, <{%bold%}>InvalidAMIID.NotFound<{%reset%}>: The image id '[ami-1]' does not exist<{%reset%}>\n",
+          color: "raw",
+          severity: "error",
+        },
+      }),
+    );
+    c.onEvent(
+      ev({
+        diagnosticEvent: {
+          prefix: "<{%fg 1%}>error: <{%reset%}>",
+          message:
+            "<{%reset%}><{%fg 9%}><{%bg 4%}><{%underline%}>update failed<{%reset%}>\n<{%fg 1",
+          color: "raw",
+          severity: "error",
+        },
+      }),
+    );
+    expect(c.failures).to.deep.equal([
+      {
+        urn: URN,
+        message:
+          "creating EC2 Instance: operation error EC2: RunInstances, InvalidAMIID.NotFound: The image id '[ami-1]' does not exist",
+      },
+    ]);
+    expect(c.messages).to.deep.equal(["update failed"]);
+  });
+
+  it("stripColors leaves text without markup alone, and removes ANSI escapes", () => {
+    expect(stripColors("a <b> {%c%} 50% <{ done")).to.equal("a <b> {%c%} 50% <{ done");
+    expect(stripColors("\x1b[38;5;1merror:\x1b[0m x")).to.equal("error: x");
   });
 });

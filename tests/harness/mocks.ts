@@ -23,6 +23,9 @@ export const MOCK_INSTANCE_IP = "198.51.100.7";
 /** The suffix the mocked provider appends when it auto-names a DigitalOcean tag. */
 export const MOCK_TAG_SUFFIX = "-abc1234";
 
+/** The self-link prefix of the mocked GCP project's resources. */
+export const MOCK_GCP_PROJECT_URL = "https://www.googleapis.com/compute/v1/projects/mock-project";
+
 /** Output-only properties per resource type: what a real provider would return. */
 export function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
   const i = args.inputs as Record<string, unknown>;
@@ -71,6 +74,14 @@ export function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<s
           })),
         })),
       };
+    }
+    case "gcp:compute/network:Network": {
+      const name = i.name ?? `${args.name}-1a2b3c4`;
+      return { name, selfLink: `${MOCK_GCP_PROJECT_URL}/global/networks/${name}` };
+    }
+    case "gcp:compute/subnetwork:Subnetwork": {
+      const name = i.name ?? `${args.name}-1a2b3c4`;
+      return { name, selfLink: `${MOCK_GCP_PROJECT_URL}/regions/${i.region}/subnetworks/${name}` };
     }
     case "gcp:compute/firewall:Firewall":
       return { name: i.name ?? `${args.name}-1a2b3c4` };

@@ -14,6 +14,8 @@ export interface RecordedOptions {
   /** The parent's name. */
   parentName?: string;
   ignoreChanges?: string[];
+  /** The names of the resources it was declared to depend on (plain `dependsOn` lists only). */
+  dependsOn?: string[];
 }
 
 /** Registers a stack transformation that records every resource's options into `into`. */
@@ -28,6 +30,11 @@ export function recordOptions(into: RecordedOptions[]): void {
       parentType: parent?.__pulumiType,
       parentName: parent?.__name,
       ignoreChanges: args.opts.ignoreChanges,
+      dependsOn: Array.isArray(args.opts.dependsOn)
+        ? (args.opts.dependsOn as (pulumi.Resource & { __name?: string })[]).map(
+            (d) => d.__name ?? "?",
+          )
+        : undefined,
     });
     return undefined;
   });

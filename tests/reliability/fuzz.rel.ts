@@ -92,6 +92,9 @@ function isValidIdentifier(v: unknown): boolean {
 
 const DO_ONLY: ParseOptions = { stack: "dev" };
 
+/** A default cloud that honours SSH keys, CIDRs, user data and tags (the local cloud refuses them). */
+const HONOURS_ALL = { "fleet:cloud": "aws" };
+
 /**
  * Whether a list fleet's own rules accept still breaks a rule of a cloud it uses (the
  * registry's `workerName` patterns, and `sshKeyRequired` with no keys). Such a config must be
@@ -412,7 +415,9 @@ describe("fuzz: library input paths", function () {
       fc.property(fc.oneof(cidr, fc.array(cidr, { maxLength: 5 })), (v) => {
         const raw = typeof v === "string" ? v : safeJson(v);
         let config: FleetConfig | undefined;
-        const e = attempt(() => (config = expectRoundTrip({ "fleet:sshAllowFrom": raw })));
+        const e = attempt(
+          () => (config = expectRoundTrip({ ...HONOURS_ALL, "fleet:sshAllowFrom": raw })),
+        );
         if (e !== undefined) {
           expectRefused(e, (k) => k.startsWith("fleet:sshAllowFrom"));
           return;
@@ -438,7 +443,7 @@ describe("fuzz: library input paths", function () {
     fc.assert(
       fc.property(tagsJson, fc.oneof(sshKey, fc.array(sshKey, { maxLength: 3 })), (tags, keys) => {
         const rawKeys = typeof keys === "string" ? keys : safeJson(keys);
-        const values = { "fleet:tags": tags, "fleet:sshPublicKeys": rawKeys };
+        const values = { ...HONOURS_ALL, "fleet:tags": tags, "fleet:sshPublicKeys": rawKeys };
         const e = attempt(() => expectRoundTrip(values));
         if (e === undefined) accepted++;
         else
@@ -471,7 +476,7 @@ describe("fuzz: library input paths", function () {
           };
           const e = attempt(() =>
             expectRoundTrip(
-              { "fleet:userDataFile": file },
+              { ...HONOURS_ALL, "fleet:userDataFile": file },
               { stack: "dev", readFile, projectDir: "/nonexistent" },
             ),
           );

@@ -139,10 +139,25 @@ describe("strategies/azure", () => {
     expect(subnet.inputs.networkSecurityGroup).to.deep.equal({ id: "azure-eastus-nsg-id" });
   });
 
-  it("allows no inbound traffic without sshAllowFrom (no rules; Azure's defaults deny)", async () => {
+  it("allows no inbound traffic without sshAllowFrom: one deny-all rule outranks Azure's AllowVnetInBound/AllowAzureLoadBalancerInBound", async () => {
     const { mocks } = await build(args());
     const nsg = only(mocks.ofType("azure-native:network:NetworkSecurityGroup"));
-    expect(nsg.inputs.securityRules ?? []).to.deep.equal([]);
+    // Azure's default rules sit at 65000 (VirtualNetwork) and 65001 (AzureLoadBalancer).
+    expect(nsg.inputs.securityRules).to.deep.equal([
+      {
+        name: "deny-all-inbound",
+        description: "fleet: nothing inbound but SSH from fleet:sshAllowFrom",
+        priority: 4096,
+        direction: "Inbound",
+        access: "Deny",
+        protocol: "*",
+        sourcePortRange: "*",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "*",
+        destinationAddressPrefix: "*",
+      },
+    ]);
+    expect(4096).to.be.lessThan(65000);
   });
 
   it("allows SSH only from sshAllowFrom when set", async () => {
@@ -159,6 +174,18 @@ describe("strategies/azure", () => {
         sourcePortRange: "*",
         sourceAddressPrefixes: ["203.0.113.0/24", "2001:db8::/48"],
         destinationPortRange: "22",
+        destinationAddressPrefix: "*",
+      },
+      {
+        name: "deny-all-inbound",
+        description: "fleet: nothing inbound but SSH from fleet:sshAllowFrom",
+        priority: 4096,
+        direction: "Inbound",
+        access: "Deny",
+        protocol: "*",
+        sourcePortRange: "*",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "*",
         destinationAddressPrefix: "*",
       },
     ]);

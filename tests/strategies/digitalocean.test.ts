@@ -137,6 +137,15 @@ describe("strategies/digitalocean", () => {
       expect(r.outputs.firewallId).to.equal("digitalocean-firewall-id");
     });
 
+    it("creates the firewall before any droplet, so no droplet is ever reachable without it", () => {
+      // A droplet without a firewall accepts every connection; a tag firewall covers a droplet
+      // from the moment it carries the tag.
+      const droplets = r.options.filter((o) => o.type === DROPLET);
+      expect(droplets).to.have.length.greaterThan(0);
+      for (const d of droplets)
+        expect(d.dependsOn, d.name).to.deep.equal(["digitalocean-firewall"]);
+    });
+
     it("parents every child to the component, and the component to the stack", () => {
       const children = r.options.filter((o) => o.type !== COMPONENT);
       expect(children).to.have.length(4);

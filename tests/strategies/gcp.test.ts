@@ -9,14 +9,24 @@ import {
   gcpLabels,
   networkTag,
   sshKeysMetadata,
+  subnetRange,
+  zoneRegion,
 } from "../../strategies/gcp";
-import { RecordingMocks, runUnderMocks } from "../harness/mocks";
+import { MOCK_GCP_PROJECT_URL, RecordingMocks, runUnderMocks } from "../harness/mocks";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDzQ9Yk8wR0aTestKeyOnlyForUnitTests me@laptop";
 const IMAGE = "ubuntu-os-cloud/ubuntu-2404-lts-amd64";
 const TAGS = { "fleet:project": "fleet", "fleet:stack": "dev", Team: "Batch.Jobs" };
 const LABELS = { fleet_project: "fleet", fleet_stack: "dev", team: "batch_jobs" };
 const TAG = "fleet-dev-gcp";
+const NETWORK = `${MOCK_GCP_PROJECT_URL}/global/networks/gcp-network-1a2b3c4`;
+const subnet = (region: string) =>
+  `${MOCK_GCP_PROJECT_URL}/regions/${region}/subnetworks/gcp-${region}-1a2b3c4`;
+/** GCP's regions in 2025 (https://cloud.google.com/compute/docs/regions-zones). */
+const GCP_REGIONS =
+  "africa-south1 asia-east1 asia-east2 asia-northeast1 asia-northeast2 asia-northeast3 asia-south1 asia-south2 asia-southeast1 asia-southeast2 australia-southeast1 australia-southeast2 europe-central2 europe-north1 europe-north2 europe-southwest1 europe-west1 europe-west2 europe-west3 europe-west4 europe-west6 europe-west8 europe-west9 europe-west10 europe-west12 me-central1 me-central2 me-west1 northamerica-northeast1 northamerica-northeast2 northamerica-south1 southamerica-east1 southamerica-west1 us-central1 us-east1 us-east4 us-east5 us-south1 us-west1 us-west2 us-west3 us-west4".split(
+    " ",
+  );
 
 function spec(name: string, region = "us-central1-a", size = "e2-micro"): WorkerSpec {
   return { name, cloud: "gcp", region, size, image: IMAGE };
@@ -59,31 +69,70 @@ describe("strategies/gcp", () => {
       const long = networkTag("s".repeat(70), "gcp");
       expect(long).to.match(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
     });
+    it("subnetRange gives every GCP region its own /20 in 10.0.0.0/8, independent of the others", () => {
+      const ranges = GCP_REGIONS.map(subnetRange);
+      expect(new Set(ranges).size).to.equal(GCP_REGIONS.length);
+      for (const r of ranges) expect(r).to.match(/^10\.\d{1,3}\.\d{1,3}\.0\/20$/);
+      expect(subnetRange("us-central1")).to.equal(subnetRange("us-central1"));
+      expect(zoneRegion("europe-west1-b")).to.equal("europe-west1");
+      expect(zoneRegion("us-central1")).to.equal("us-central1");
+    });
     it("sshKeysMetadata writes one user:key line per key", () => {
       expect(sshKeysMetadata([KEY, KEY])).to.equal(`fleet:${KEY}\nfleet:${KEY}`);
     });
   });
 
-  it("declares exactly one instance per worker and no firewall without sshAllowFrom", async () => {
-    const { mocks, outputs } = await build(args());
+  it("declares one instance per worker on fleet's own network, one subnet per region, no firewall without sshAllowFrom", async () => {
+    const { mocks, outputs } = await build(
+      args({ workers: [spec("a"), spec("b", "europe-west1-b"), spec("c", "us-central1-f")] }),
+    );
     expect(mocks.resources.map((r) => `${r.type} ${r.name}`)).to.have.members([
       "pulumi:pulumi:Stack fleet-dev",
       "fleet:gcp:WorkerFleet gcp",
+      "gcp:compute/network:Network gcp-network",
+      "gcp:compute/subnetwork:Subnetwork gcp-europe-west1",
+      "gcp:compute/subnetwork:Subnetwork gcp-us-central1",
       "gcp:compute/instance:Instance gcp-a",
       "gcp:compute/instance:Instance gcp-b",
+      "gcp:compute/instance:Instance gcp-c",
     ]);
     expect(outputs.networkTag).to.equal(TAG);
   });
 
+  it("the network is custom-mode (none of the default network's open rules), one subnet per region", async () => {
+    const { mocks } = await build(args());
+    const [network] = mocks.ofType("gcp:compute/network:Network");
+    expect(network.inputs).to.deep.equal({
+      description: "fleet workers: nothing inbound but SSH from fleet:sshAllowFrom",
+      autoCreateSubnetworks: false,
+    });
+    const subnets = mocks.ofType("gcp:compute/subnetwork:Subnetwork");
+    expect(subnets.map((s) => s.inputs)).to.deep.equal([
+      {
+        network: NETWORK,
+        region: "europe-west1",
+        ipCidrRange: subnetRange("europe-west1"),
+      },
+      { network: NETWORK, region: "us-central1", ipCidrRange: subnetRange("us-central1") },
+    ]);
+    // Nothing of fleet's is on the project's default network.
+    expect(JSON.stringify(mocks.resources.map((r) => r.inputs))).not.to.match(/"default"/);
+  });
+
   it("names instances exactly as the workers, with external IP, tag, labels, keys and user data", async () => {
     const { mocks } = await build(args({ userData: "#cloud-config\n" }));
-    const [a, b] = mocks.ofType("gcp:compute/instance:Instance");
+    const byName = (n: string) =>
+      mocks.ofType("gcp:compute/instance:Instance").find((r) => r.inputs.name === n);
+    const [a, b] = [byName("a"), byName("b")].map((r) => {
+      if (!r) throw new Error("instance missing");
+      return r;
+    });
     expect(a.inputs).to.deep.include({
       name: "a",
       zone: "us-central1-a",
       machineType: "e2-micro",
       bootDisk: { autoDelete: true, initializeParams: { image: IMAGE } },
-      networkInterfaces: [{ network: "default", accessConfigs: [{}] }],
+      networkInterfaces: [{ subnetwork: subnet("us-central1"), accessConfigs: [{}] }],
       tags: [TAG],
       labels: LABELS,
       metadata: { "ssh-keys": `fleet:${KEY}`, "user-data": "#cloud-config\n" },
@@ -95,7 +144,11 @@ describe("strategies/gcp", () => {
       allowStoppingForUpdate: true,
     });
     expect(a.inputs).not.to.have.property("serviceAccount");
-    expect(b.inputs).to.deep.include({ name: "b", zone: "europe-west1-b" });
+    expect(b.inputs).to.deep.include({
+      name: "b",
+      zone: "europe-west1-b",
+      networkInterfaces: [{ subnetwork: subnet("europe-west1"), accessConfigs: [{}] }],
+    });
   });
 
   it("opens tcp:22 on the fleet's tag from sshAllowFrom only, one rule per address family", async () => {
@@ -103,7 +156,7 @@ describe("strategies/gcp", () => {
     const rules = mocks.ofType("gcp:compute/firewall:Firewall");
     expect(rules.map((r) => r.name)).to.deep.equal(["gcp-ssh", "gcp-ssh-v6"]);
     const common = {
-      network: "default",
+      network: NETWORK,
       direction: "INGRESS",
       allows: [{ protocol: "tcp", ports: ["22"] }],
       targetTags: [TAG],

@@ -1,5 +1,6 @@
 import * as childProcess from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
@@ -12,7 +13,7 @@ import {
   type LocalWorkerOutputs,
   localWorkerProvider,
 } from "../../strategies/local-provider";
-import { runUnderMocks } from "../harness/mocks";
+import { type RecordingMocks, runUnderMocks } from "../harness/mocks";
 import {
   killAll,
   readIfExists,
@@ -213,7 +214,7 @@ describe("local strategy: the component under mocks", () => {
     expect(parents.get("local-b")).to.equal(parents.get("local-a"));
 
     const stateDir = path.resolve(process.cwd(), ".fleet", "local", "dev");
-    expect(localStateDir("dev")).to.equal(stateDir);
+    expect(localStateDir("dev", process.cwd())).to.equal(stateDir);
     const [a, b] = mocks.ofType(DYNAMIC);
     const { __provider, ...inputs } = a.inputs;
     expect(inputs).to.deep.equal({
@@ -272,5 +273,52 @@ describe("local strategy: the component under mocks", () => {
       "strategies/local-process.js",
     ]);
     expect(names.filter((f) => /@pulumi[\\/](aws|digitalocean)/.test(f))).to.deep.equal([]);
+  });
+});
+
+describe("local strategy: logs and state under the project directory", () => {
+  /** A project directory with Pulumi.yaml, a compiled-program directory and a user-data file. */
+  function project(): string {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-project-")));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: fleet\nruntime: nodejs\n");
+    fs.mkdirSync(path.join(dir, "dist"));
+    fs.writeFileSync(path.join(dir, "init.yaml"), "#cloud-config\n");
+    return dir;
+  }
+  const stateDirOf = (mocks: RecordingMocks, worker: string) =>
+    mocks.ofType(DYNAMIC).find((r) => r.name === `local-${worker}`)?.inputs.stateDir;
+
+  it("under plain `pulumi up` (working directory dist/): the project's .fleet/, user data from the project", async () => {
+    const dir = project();
+    const saved = process.cwd();
+    process.chdir(path.join(dir, "dist")); // what the Node language host does (see config/paths.ts)
+    try {
+      const { mocks } = await runUnderMocks(() => fleetProgram(), {
+        "fleet:cloud": "aws",
+        "fleet:workers": JSON.stringify(["a", { name: "b", cloud: "local" }]),
+        "fleet:userDataFile": "init.yaml",
+      });
+      expect(stateDirOf(mocks, "b")).to.equal(path.join(dir, ".fleet", "local", "dev"));
+      expect(mocks.ofType("aws:ec2/instance:Instance")[0].inputs.userData).to.equal(
+        "#cloud-config\n",
+      );
+    } finally {
+      process.chdir(saved);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("run inline for `fleet -C <dir>`: under <dir>, whatever the working directory", async () => {
+    const dir = project();
+    try {
+      // CloudContext runs fleetProgram({ projectDir: workDir }) in its own process.
+      const { mocks } = await runUnderMocks(() => fleetProgram({ projectDir: dir }), {
+        "fleet:workers": JSON.stringify(["c"]),
+      });
+      expect(process.cwd()).not.to.equal(dir);
+      expect(stateDirOf(mocks, "c")).to.equal(path.join(dir, ".fleet", "local", "dev"));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
