@@ -25,15 +25,15 @@ import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired"
 import { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
 import { FailureCollector, type Progress, progressOf, workerOfUrn } from "./events";
 import { type LockOptions, withLock } from "./lock";
+import { type Deferred, type Mutation, MutationQueue, deferred, describe } from "./queue";
 import {
-  type Deferred,
-  type Mutation,
-  MutationQueue,
-  deferred,
-  describe,
-  mutationWorkers,
-} from "./queue";
-import { errorText, failedWorkers, settle, truthfulEntries } from "./recovery";
+  errorText,
+  failedWorkers,
+  settle,
+  settleAfterFailure,
+  stoppedBy,
+  truthfulEntries,
+} from "./recovery";
 import { type RetryOptions, retryBusy } from "./retry";
 import { existingWorkers, parseWorkersOutput } from "./state";
 import {
@@ -397,20 +397,29 @@ export class CloudContext {
     }
 
     let extra = "";
-    let outputs: Record<string, unknown> | undefined;
+    let workers: Worker[] | undefined;
     try {
-      outputs = await this.update(new FailureCollector(), involved);
+      workers = parseWorkersOutput(await this.update(new FailureCollector(), involved));
     } catch (e) {
       extra = `; converging afterwards also failed (${errorText(e)}): run \`fleet sync\` once the cause is fixed`;
     }
-    const workers = outputs ? parseWorkersOutput(outputs) : undefined;
-    const err = new WorkersFailedError(failed, general, extra);
-    for (const m of applied) {
-      const own = mutationWorkers(m);
-      const hit = own.some((n) => failed.has(n));
-      if (!hit && failed.size && workers && !extra) settle(m, workers);
-      else m.done.reject(err);
+    // Verify against state as it is now, after converging: a delete is done only when its
+    // worker is gone from state.
+    let now: Set<string> | undefined;
+    try {
+      now = existingWorkers(await this.stack.resources(), CLOUDS);
+    } catch {
+      now = undefined;
     }
+    settleAfterFailure(applied, {
+      failed,
+      general,
+      existing: now,
+      stoppedAfter: stoppedBy(collector, failed),
+      workers,
+      extra,
+      cloud,
+    });
   }
 
   private async runDestroy(m: Extract<Mutation, { kind: "destroy" }>): Promise<void> {
