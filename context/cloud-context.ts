@@ -70,8 +70,20 @@ export interface CloudContextOptions {
   onProgress?: (progress: Progress) => void;
   /** Every raw engine event. */
   onEvent?: (event: EngineEvent) => void;
-  /** Cancels the running operation gracefully when aborted (Ctrl-C). */
+  /**
+   * Cancels the running operation gracefully when aborted (Ctrl-C): no new engine operation
+   * starts, the running one is asked to stop, and the config is made to match what exists.
+   */
   signal?: AbortSignal;
+  /**
+   * Whether aborting `signal` also sends the engine (the `pulumi` child) its SIGINT, as the
+   * Automation API does on abort (`automation/cmd.js`: `proc.kill("SIGINT")`). Set it to false
+   * when the engine gets the interrupt by itself: a terminal's Ctrl-C reaches every process in
+   * the foreground process group, the `pulumi` child included, and the engine takes a second
+   * SIGINT as "terminate at once" (pkg/backend/cancellation_scope.go), which can leave
+   * resources being created in no state. @default true
+   */
+  signalEngine?: boolean;
 }
 
 /** Options of `createWorkers`. */
@@ -345,7 +357,7 @@ export class CloudContext {
     const onEvent = this.options.onEvent;
     const workerOf = (urn: string) => workerOfUrn(urn, involved, CLOUDS);
     return {
-      signal: this.options.signal,
+      signal: this.options.signalEngine === false ? undefined : this.options.signal,
       onEvent: (event: EngineEvent) => {
         collector.onEvent(event);
         onEvent?.(event);
@@ -448,7 +460,7 @@ export class CloudContext {
       m.done.reject(
         error instanceof StackBusyError
           ? new StackBusyError(`deleting all workers failed: ${error.message}`)
-          : error instanceof CancelledError
+          : error instanceof CancelledError || this.options.signal?.aborted
             ? new CancelledError(
                 "cancelled: delete-all was stopped; the stack config lists the workers that still exist",
               )

@@ -14,7 +14,7 @@ export interface RetryOptions {
 /**
  * Runs `fn`, again after a growing, jittered delay each time it fails with StackBusyError; after
  * the last attempt, a StackBusyError that says how long it tried and how to clear a stale lock.
- * Aborting `signal` ends the wait with CancelledError.
+ * Aborting `signal` ends the wait with CancelledError, and once it is aborted `fn` is not run.
  */
 export async function retryBusy<T>(
   fn: () => Promise<T>,
@@ -27,6 +27,9 @@ export async function retryBusy<T>(
   const max = retry.maxDelayMs ?? 8_000;
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
+    // Once cancelled, start no engine operation (the engine may never hear of the cancel: a
+    // terminal's Ctrl-C reaches only the processes running at that moment).
+    if (signal?.aborted) throw new CancelledError();
     try {
       return await fn();
     } catch (e) {

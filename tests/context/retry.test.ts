@@ -62,5 +62,17 @@ describe("context/retry", () => {
       ),
     );
     expect(cancelled).to.be.instanceOf(CancelledError);
+    let ran = false;
+    await rejection(
+      retryBusy(
+        async () => {
+          ran = true;
+        },
+        "dev",
+        fast,
+        controller.signal,
+      ),
+    );
+    expect(ran).to.equal(false, "no engine operation starts once cancelled");
   });
 });
