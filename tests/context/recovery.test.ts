@@ -184,3 +184,30 @@ describe("settleAfterFailure", () => {
     );
   });
 });
+
+describe("CloudContext cancelled by a Ctrl-C the engine got itself (signalEngine: false)", () => {
+  it("passes no signal to the engine, reports the cancel, and runs no converging update", async () => {
+    const controller = new AbortController();
+    const { ctx, stack } = testFleet(
+      { "fleet:cloud": "digitalocean" },
+      { signal: controller.signal, signalEngine: false },
+    );
+    await ctx.createWorker("a");
+    const signals: (AbortSignal | undefined)[] = [];
+    const up = stack.up.bind(stack);
+    // The engine hears the terminal's Ctrl-C itself: it cancels with its own signal.
+    stack.up = async (options = {}) => {
+      signals.push(options.signal);
+      controller.abort();
+      const engineOwn = new AbortController();
+      engineOwn.abort();
+      return up({ ...options, signal: engineOwn.signal });
+    };
+    const ups = ctx.stats.ups;
+    const e = await rejection(ctx.createWorker("b"));
+    expect(e.name).to.equal("CancelledError");
+    expect(signals).to.deep.equal([undefined], "fleet never signals the engine itself");
+    expect(ctx.stats.ups - ups).to.equal(1, "no update after a cancel");
+    expect(await configuredNames(stack)).to.deep.equal(["a"]);
+  });
+});
