@@ -114,6 +114,8 @@ async function openContext(
   }
   return CloudContext.open({
     ...common,
+    // The engine gets the terminal's Ctrl-C itself; see `interrupts` below.
+    signalEngine: false,
     workDir: opts.cwd,
     stackName: opts.stack,
     installPulumi: opts.installPulumi,
@@ -307,19 +309,60 @@ export function buildProgram(
   return program;
 }
 
+/**
+ * Ctrl-C. A terminal sends SIGINT to every process of its foreground process group, so fleet
+ * and its `pulumi` child both get each Ctrl-C; the engine cancels gracefully on its first
+ * SIGINT (steps in flight finish) and terminates at once on its second
+ * (pkg/backend/cancellation_scope.go). So fleet never signals the engine itself (the
+ * Automation API would send one more SIGINT on abort: `automation/cmd.js`): it aborts its own
+ * work (nothing new starts, the config is made to match what exists), waits for the engine to
+ * stop and says which stop it was. A third Ctrl-C leaves at once.
+ */
+function interrupts(controller: AbortController): { readonly count: number; stop: () => void } {
+  let count = 0;
+  const onSigint = () => {
+    count++;
+    if (count === 1) {
+      stderr(
+        "fleet: Ctrl-C: the engine is cancelling the update gracefully (steps already running finish); " +
+          "Ctrl-C again terminates it at once, which can leave operations pending",
+      );
+      controller.abort();
+    } else if (count === 2) {
+      stderr(
+        "fleet: Ctrl-C again: the engine terminates at once; waiting for it to stop (Ctrl-C once more to leave now)",
+      );
+    } else process.exit(EXIT.interrupted);
+  };
+  process.on("SIGINT", onSigint);
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => {
+      process.removeListener("SIGINT", onSigint);
+    },
+  };
+}
+
+/** What to run after an interrupted operation, by how it was stopped. */
+function afterInterrupt(count: number, opts: GlobalOptions): string {
+  if (count >= 2) {
+    return (
+      "fleet: the update was terminated: operations that were running may be left pending in the state, " +
+      "or resources may exist that the state does not list; in " +
+      `${opts.cwd} run \`eval "$(fleet env)" && pulumi refresh --clear-pending-creates --stack ${opts.stack}\`, ` +
+      "then `fleet sync`"
+    );
+  }
+  return "fleet: the update was cancelled gracefully: nothing is left pending; `fleet list` shows what exists, `fleet sync` finishes the change";
+}
+
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      stderr("fleet: cancelling the running update (Ctrl-C again to quit now)…");
-      controller.abort();
-    } else process.exit(EXIT.interrupted);
-  };
-  process.on("SIGINT", onSigint);
+  const interrupted = interrupts(controller);
 
   const program = buildProgram(async (fn, cmd) => {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
@@ -332,6 +375,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     } catch (e) {
       reporter.stop();
       code = reportError(e, controller.signal.aborted);
+      if (interrupted.count) stderr(afterInterrupt(interrupted.count, opts));
     }
   });
 
@@ -345,7 +389,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           : EXIT.usage;
     } else code = reportError(e, false);
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    interrupted.stop();
   }
   return code;
 }

@@ -13,84 +13,45 @@ import { checkCredentials } from "../config/credentials";
 import { FleetConfigError } from "../config/errors";
 import {
   type FleetConfig,
-  PROJECT,
   type WorkerEntry,
   type WorkerOverrides,
   entryName,
-  parseFleetConfig,
   parseWorkerEntry,
 } from "../config/fleet-config";
 import { type CloudName, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
-import { CLOUDS, descriptor } from "../strategies/registry";
-import { FailureCollector, type Progress, progressOf, urnName, workerOfUrn } from "./events";
+import { CLOUDS } from "../strategies/registry";
+import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
+import { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
+import { FailureCollector, type Progress, progressOf, workerOfUrn } from "./events";
 import { type LockOptions, withLock } from "./lock";
+import { type Deferred, type Mutation, MutationQueue, deferred, describe } from "./queue";
+import {
+  errorText,
+  failedWorkers,
+  settle,
+  settleAfterFailure,
+  stoppedBy,
+  truthfulEntries,
+} from "./recovery";
+import { type RetryOptions, retryBusy } from "./retry";
+import { existingWorkers, parseWorkersOutput } from "./state";
 import {
   CancelledError,
   type ConfigValue,
   type EngineEvent,
   type FleetStack,
   StackBusyError,
-  type StateResource,
 } from "./stack";
 
-const WORKERS_KEY = `${PROJECT}:workers`;
-const CLOUD_KEY = `${PROJECT}:cloud`;
+// The module's public surface from before it was split by concern.
+export { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
+export type { RetryOptions } from "./retry";
+export { existingWorkers, parseWorkersOutput } from "./state";
+export { truthfulEntries } from "./recovery";
 
 /** The most workers one `createWorkers(count)` call may ask for. */
 export const MAX_COUNT = 10_000;
-
-/** A worker that should exist does not. */
-export class WorkerNotFoundError extends FleetConfigError {
-  constructor(name: string, existing: readonly string[]) {
-    super("worker", name, existingList(existing), "no such worker:");
-    this.name = "WorkerNotFoundError";
-  }
-}
-
-/** A worker that should not exist yet does. */
-export class WorkerExistsError extends FleetConfigError {
-  constructor(name: string) {
-    super(
-      "worker",
-      name,
-      "worker names are unique in the stack; pick another name",
-      "worker already exists:",
-    );
-    this.name = "WorkerExistsError";
-  }
-}
-
-function existingList(names: readonly string[]): string {
-  if (!names.length) return "the stack has no workers";
-  const shown = names.slice(0, 10).join(", ");
-  return `existing workers: ${shown}${names.length > 10 ? `, … (${names.length} in all)` : ""}`;
-}
-
-/** Workers that failed in an engine update, each with the engine's reason. */
-export class WorkersFailedError extends Error {
-  /** Worker name → why it failed. */
-  public readonly failed: ReadonlyMap<string, string>;
-  constructor(failed: ReadonlyMap<string, string>, general: readonly string[], extra = "") {
-    const parts = [...failed].map(([w, why]) => `${w} (${why})`);
-    const lead = parts.length
-      ? `${parts.length} worker${parts.length === 1 ? "" : "s"} failed: ${parts.join("; ")}`
-      : `the update failed: ${general.join("; ") || "see the engine output"}`;
-    super(`${lead}${extra}`);
-    this.name = "WorkersFailedError";
-    this.failed = failed;
-  }
-}
-
-/** Retry policy for a stack locked by another update. */
-export interface RetryOptions {
-  /** Attempts in all. @default 6 */
-  attempts?: number;
-  /** First delay; doubles each time, with jitter. @default 500 */
-  baseDelayMs?: number;
-  /** Longest delay. @default 8000 */
-  maxDelayMs?: number;
-}
 
 export interface CloudContextOptions {
   /** The stack to drive. */
@@ -109,38 +70,26 @@ export interface CloudContextOptions {
   onProgress?: (progress: Progress) => void;
   /** Every raw engine event. */
   onEvent?: (event: EngineEvent) => void;
-  /** Cancels the running operation gracefully when aborted (Ctrl-C). */
+  /**
+   * Cancels the running operation gracefully when aborted (Ctrl-C): no new engine operation
+   * starts, the running one is asked to stop, and the config is made to match what exists.
+   */
   signal?: AbortSignal;
+  /**
+   * Whether aborting `signal` also sends the engine (the `pulumi` child) its SIGINT, as the
+   * Automation API does on abort (`automation/cmd.js`: `proc.kill("SIGINT")`). Set it to false
+   * when the engine gets the interrupt by itself: a terminal's Ctrl-C reaches every process in
+   * the foreground process group, the `pulumi` child included, and the engine takes a second
+   * SIGINT as "terminate at once" (pkg/backend/cancellation_scope.go), which can leave
+   * resources being created in no state. @default true
+   */
+  signalEngine?: boolean;
 }
 
 /** Options of `createWorkers`. */
 export interface CreateOptions {
   /** Put the new workers in this cloud instead of the stack's default cloud. */
   cloud?: CloudName;
-}
-
-type Mutation =
-  | { kind: "create"; entries: WorkerOverrides[]; generated: boolean; done: Deferred<Worker[]> }
-  | { kind: "delete"; names: string[]; done: Deferred<void> }
-  | { kind: "cloud"; cloud: CloudName; done: Deferred<Worker[]> }
-  | { kind: "sync"; done: Deferred<Worker[]> }
-  | { kind: "destroy"; done: Deferred<void> }
-  | { kind: "refresh"; done: Deferred<Worker[]> };
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 /** Statistics, for tests and benchmarks. */
@@ -157,14 +106,17 @@ export class CloudContext {
   private readonly stack: FleetStack;
   private readonly options: CloudContextOptions;
   private readonly lockFile: string;
-  private queue: Mutation[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly queue: MutationQueue;
   public readonly stats: ContextStats = { ups: 0, destroys: 0, refreshes: 0 };
 
   constructor(options: CloudContextOptions) {
     this.stack = options.stack;
     this.options = options;
     this.lockFile = path.join(options.projectDir, ".fleet", "locks", `${options.stack.name}.lock`);
+    // Each batch runs under the cross-process lock: "read config → change it → update".
+    this.queue = new MutationQueue((batch) =>
+      withLock(this.lockFile, () => this.runBatch(batch), this.options.lock),
+    );
   }
 
   /**
@@ -300,8 +252,8 @@ export class CloudContext {
   }
 
   /** Waits until every queued operation has finished. */
-  async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   // ---- queue -------------------------------------------------------------------------------
@@ -316,33 +268,7 @@ export class CloudContext {
   }
 
   private enqueue<T>(m: Mutation & { done: Deferred<T> }): Promise<T> {
-    this.queue.push(m);
-    if (!this.draining) {
-      this.draining = this.drain().finally(() => {
-        this.draining = undefined;
-      });
-    }
-    return m.done.promise;
-  }
-
-  private async drain(): Promise<void> {
-    // Let every call made in the same tick join the first batch.
-    await new Promise((r) => setImmediate(r));
-    while (this.queue.length) {
-      const exclusive = this.queue[0].kind === "destroy" || this.queue[0].kind === "refresh";
-      let batch: Mutation[];
-      if (exclusive) {
-        batch = this.queue.splice(0, 1);
-      } else {
-        const end = this.queue.findIndex((m) => m.kind === "destroy" || m.kind === "refresh");
-        batch = takeBatch(this.queue, end < 0 ? this.queue.length : end);
-      }
-      try {
-        await withLock(this.lockFile, () => this.runBatch(batch), this.options.lock);
-      } catch (e) {
-        for (const m of batch) m.done.reject(e);
-      }
-    }
+    return this.queue.enqueue(m);
   }
 
   private async runBatch(batch: Mutation[]): Promise<void> {
@@ -391,7 +317,7 @@ export class CloudContext {
     const desired = this.parse(before, { workers: entries, cloud });
     this.checkCredentialsFor([...current.clouds, ...desired.clouds, desired.cloud], before);
 
-    const changes = this.configChanges(before, entries, cloud);
+    const changes = configChanges(before, entries, cloud);
     if (Object.keys(changes).length) await this.stack.setConfig(changes);
 
     const collector = new FailureCollector();
@@ -431,7 +357,7 @@ export class CloudContext {
     const onEvent = this.options.onEvent;
     const workerOf = (urn: string) => workerOfUrn(urn, involved, CLOUDS);
     return {
-      signal: this.options.signal,
+      signal: this.options.signalEngine === false ? undefined : this.options.signal,
       onEvent: (event: EngineEvent) => {
         collector.onEvent(event);
         onEvent?.(event);
@@ -466,14 +392,10 @@ export class CloudContext {
     const config = await this.stack.getAllConfig();
     const cloudSwitch = applied.some((m) => m.kind === "cloud");
     const cloud = cloudSwitch ? before.cloud : this.parse(config, {}).cloud;
-    const changes = this.configChanges(config, truth, cloud);
+    const changes = configChanges(config, truth, cloud);
     if (Object.keys(changes).length) await this.stack.setConfig(changes);
 
-    const failed = new Map<string, string>();
-    for (const f of collector.failures) {
-      const w = workerOfUrn(f.urn, involved, CLOUDS);
-      if (w) failed.set(w, f.message);
-    }
+    const failed = failedWorkers(collector, involved);
     let general = collector.messages;
     if (!failed.size && !general.length) general = [errorText(error)];
 
@@ -487,20 +409,29 @@ export class CloudContext {
     }
 
     let extra = "";
-    let outputs: Record<string, unknown> | undefined;
+    let workers: Worker[] | undefined;
     try {
-      outputs = await this.update(new FailureCollector(), involved);
+      workers = parseWorkersOutput(await this.update(new FailureCollector(), involved));
     } catch (e) {
       extra = `; converging afterwards also failed (${errorText(e)}): run \`fleet sync\` once the cause is fixed`;
     }
-    const workers = outputs ? parseWorkersOutput(outputs) : undefined;
-    const err = new WorkersFailedError(failed, general, extra);
-    for (const m of applied) {
-      const own = mutationWorkers(m);
-      const hit = own.some((n) => failed.has(n));
-      if (!hit && failed.size && workers && !extra) settle(m, workers);
-      else m.done.reject(err);
+    // Verify against state as it is now, after converging: a delete is done only when its
+    // worker is gone from state.
+    let now: Set<string> | undefined;
+    try {
+      now = existingWorkers(await this.stack.resources(), CLOUDS);
+    } catch {
+      now = undefined;
     }
+    settleAfterFailure(applied, {
+      failed,
+      general,
+      existing: now,
+      stoppedAfter: stoppedBy(collector, failed),
+      workers,
+      extra,
+      cloud,
+    });
   }
 
   private async runDestroy(m: Extract<Mutation, { kind: "destroy" }>): Promise<void> {
@@ -523,17 +454,13 @@ export class CloudContext {
       }
       if (existing) {
         const kept = current.entries.filter((e) => existing.has(entryName(e)));
-        await this.stack.setConfig(this.configChanges(config, kept, current.cloud));
+        await this.stack.setConfig(configChanges(config, kept, current.cloud));
       }
-      const failed = new Map<string, string>();
-      for (const f of collector.failures) {
-        const w = workerOfUrn(f.urn, involved, CLOUDS);
-        if (w) failed.set(w, f.message);
-      }
+      const failed = failedWorkers(collector, involved);
       m.done.reject(
         error instanceof StackBusyError
           ? new StackBusyError(`deleting all workers failed: ${error.message}`)
-          : error instanceof CancelledError
+          : error instanceof CancelledError || this.options.signal?.aborted
             ? new CancelledError(
                 "cancelled: delete-all was stopped; the stack config lists the workers that still exist",
               )
@@ -544,7 +471,7 @@ export class CloudContext {
       );
       return;
     }
-    const changes = this.configChanges(config, [], current.cloud);
+    const changes = configChanges(config, [], current.cloud);
     if (Object.keys(changes).length) await this.stack.setConfig(changes);
     m.done.resolve();
   }
@@ -567,28 +494,8 @@ export class CloudContext {
     m.done.resolve(listed.map((w) => (ids.has(w.id) ? w : { ...w, status: "missing" })));
   }
 
-  private async retryBusy<T>(fn: () => Promise<T>): Promise<T> {
-    const attempts = Math.max(1, this.options.retry?.attempts ?? 6);
-    const base = this.options.retry?.baseDelayMs ?? 500;
-    const max = this.options.retry?.maxDelayMs ?? 8_000;
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!(e instanceof StackBusyError)) throw e;
-        if (attempt >= attempts) {
-          const secs = ((Date.now() - started) / 1000).toFixed(1);
-          throw new StackBusyError(
-            `the stack "${this.stack.name}" is locked by another update (tried ${attempts} times over ${secs} s). ` +
-              "If no update is running, a crashed one left the lock: run `pulumi cancel` (Pulumi Cloud) or " +
-              "remove the stale lock under the backend's .pulumi/locks directory (file backend)",
-          );
-        }
-        const delay = Math.min(max, base * 2 ** (attempt - 1));
-        await sleep(delay / 2 + Math.random() * (delay / 2), this.options.signal);
-      }
-    }
+  private retryBusy<T>(fn: () => Promise<T>): Promise<T> {
+    return retryBusy(fn, this.stack.name, this.options.retry, this.options.signal);
   }
 
   // ---- config ------------------------------------------------------------------------------
@@ -597,36 +504,10 @@ export class CloudContext {
     config: Record<string, ConfigValue>,
     override: { workers?: WorkerEntry[]; cloud?: CloudName },
   ): FleetConfig {
-    const values: Record<string, string> = {};
-    const secretKeys = new Set<string>();
-    for (const [k, v] of Object.entries(config)) {
-      values[k] = v.value;
-      if (v.secret) secretKeys.add(k);
-    }
-    if (override.workers) values[WORKERS_KEY] = JSON.stringify(override.workers);
-    if (override.cloud) values[CLOUD_KEY] = override.cloud;
-    return parseFleetConfig(values, {
+    return parseDesired(config, override, {
       stack: this.stack.name,
-      secretKeys,
       projectDir: this.options.projectDir,
     });
-  }
-
-  private configChanges(
-    config: Record<string, ConfigValue>,
-    entries: WorkerEntry[],
-    cloud: CloudName,
-  ): Record<string, ConfigValue> {
-    const changes: Record<string, ConfigValue> = {};
-    const workers = JSON.stringify(entries);
-    if (
-      config[WORKERS_KEY]?.value !== workers &&
-      !(entries.length === 0 && config[WORKERS_KEY] === undefined)
-    ) {
-      changes[WORKERS_KEY] = { value: workers };
-    }
-    if ((config[CLOUD_KEY]?.value ?? undefined) !== cloud) changes[CLOUD_KEY] = { value: cloud };
-    return changes;
   }
 
   private checkCredentialsFor(
@@ -638,169 +519,4 @@ export class CloudContext {
     for (const c of new Set(clouds))
       checkCredentials(c, { env: this.options.env ?? process.env, configKeys });
   }
-}
-
-/**
- * Takes the next batch: the longest prefix of `queue[0, end)` in which no worker name is
- * touched twice. Creating and deleting one name in a single update would not do what the calls
- * meant one after the other (a create then a delete never makes the worker and the create
- * fails; a delete then a create keeps the old worker), so the later call waits for the next
- * update.
- */
-function takeBatch(queue: Mutation[], end: number): Mutation[] {
-  const touched = new Set<string>();
-  let n = 0;
-  for (; n < end; n++) {
-    const names = mutationWorkers(queue[n]).map((w) => w.toLowerCase());
-    if (n > 0 && names.some((w) => touched.has(w))) break;
-    for (const w of names) touched.add(w);
-  }
-  return queue.splice(0, Math.max(n, 1));
-}
-
-/** A worker entry as it is written back to config: a bare name when it has no overrides. */
-function compactEntry(e: WorkerOverrides): WorkerEntry {
-  const keys = Object.keys(e).filter(
-    (k) => (e as unknown as Record<string, unknown>)[k] !== undefined,
-  );
-  return keys.length === 1 ? e.name : e;
-}
-
-/** What a request asked for, for messages: `creating a, b`, `deleting c`, `sync`, … */
-function describe(m: Mutation): string {
-  switch (m.kind) {
-    case "create":
-      return `creating ${m.entries.map((e) => e.name).join(", ")}`;
-    case "delete":
-      return `deleting ${m.names.join(", ")}`;
-    case "cloud":
-      return `switching to ${m.cloud}`;
-    case "destroy":
-      return "deleting all workers";
-    default:
-      return m.kind;
-  }
-}
-
-function mutationWorkers(m: Mutation): string[] {
-  if (m.kind === "create") return m.entries.map((e) => e.name);
-  if (m.kind === "delete") return m.names;
-  return [];
-}
-
-function settle(m: Mutation, workers: Worker[]): void {
-  switch (m.kind) {
-    case "create": {
-      const byName = new Map(workers.map((w) => [w.name.toLowerCase(), w]));
-      const created = m.entries.map((e) => byName.get(e.name.toLowerCase()));
-      if (created.some((w) => !w)) {
-        m.done.reject(
-          new Error(
-            `the update succeeded but the workers output lacks ${m.entries.map((e) => e.name).join(", ")}`,
-          ),
-        );
-      } else m.done.resolve(created as Worker[]);
-      return;
-    }
-    case "delete":
-    case "destroy":
-      m.done.resolve();
-      return;
-    default:
-      m.done.resolve(workers);
-  }
-}
-
-/**
- * The config entries that match reality after a failed batch: the entries from before the
- * batch, plus created workers that exist, minus deleted workers that are gone. With no state
- * to go by, the entries from before the batch.
- */
-export function truthfulEntries(
-  before: WorkerEntry[],
-  applied: Mutation[],
-  existing: Set<string> | undefined,
-): WorkerEntry[] {
-  if (!existing) return before;
-  const out = before.filter(
-    (e) => existing.has(entryName(e)) || !wasDeleted(entryName(e), applied),
-  );
-  const have = new Set(out.map(entryName));
-  for (const m of applied) {
-    if (m.kind !== "create") continue;
-    for (const e of m.entries)
-      if (existing.has(e.name) && !have.has(e.name)) out.push(compactEntry(e));
-  }
-  return out;
-}
-
-function wasDeleted(name: string, applied: Mutation[]): boolean {
-  return applied.some((m) => m.kind === "delete" && m.names.includes(name));
-}
-
-/**
- * Worker names that have a resource in state: a resource of the cloud's worker type (from the
- * registry) whose parent is the `fleet:<cloud>:WorkerFleet` component and whose name is
- * `<cloud>-<worker>`. Read from URNs alone
- * (`…::fleet:aws:WorkerFleet$aws:ec2/instance:Instance::aws-w1`).
- */
-export function existingWorkers(
-  resources: readonly StateResource[],
-  clouds: readonly CloudName[],
-): Set<string> {
-  const out = new Set<string>();
-  for (const r of resources) {
-    if (!r.id) continue;
-    const parts = r.urn.split("::");
-    if (parts.length < 4) continue;
-    const chain = parts[parts.length - 2].split("$");
-    const parentType = chain.length >= 2 ? chain[chain.length - 2] : "";
-    const m = /^fleet:([^:]+):WorkerFleet$/.exec(parentType);
-    if (!m || !(clouds as readonly string[]).includes(m[1])) continue;
-    const cloud = m[1] as CloudName;
-    const name = urnName(r.urn);
-    if (chain[chain.length - 1] === descriptor(cloud).workerType && name.startsWith(`${cloud}-`)) {
-      out.add(name.slice(cloud.length + 1));
-    }
-  }
-  return out;
-}
-
-/** Reads the `workers` stack output defensively (an old or empty stack may lack it). */
-export function parseWorkersOutput(outputs: Record<string, unknown>): Worker[] {
-  const raw = outputs.workers;
-  if (!Array.isArray(raw)) return [];
-  return raw
-    .filter((w): w is Record<string, unknown> => !!w && typeof w === "object")
-    .map((w) => ({
-      name: String(w.name ?? ""),
-      cloud: String(w.cloud ?? "") as CloudName,
-      region: String(w.region ?? ""),
-      size: String(w.size ?? ""),
-      ip: String(w.ip ?? ""),
-      createdAt: String(w.createdAt ?? ""),
-      id: String(w.id ?? ""),
-      status: String(w.status ?? ""),
-    }));
-}
-
-function errorText(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  const line = text.split("\n").find((l) => /error/i.test(l)) ?? text.split("\n")[0];
-  return line.trim().slice(0, 300);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        reject(new CancelledError());
-      },
-      { once: true },
-    );
-  });
 }

@@ -4,9 +4,13 @@
  *
  * It behaves like the engine where CloudContext can tell: resources keep their ids and outputs
  * across updates (and inputs named by `ignoreChanges` keep their old values), resources no
- * longer declared are deleted after the creates, a second concurrent update fails with
- * StackBusyError, failed resources are not saved while the rest are, cancellation keeps what
- * was done, and engine events (pre/outputs/failed/diagnostic) are emitted.
+ * longer declared are deleted after the creates, dependents before their dependencies, a
+ * second concurrent update fails with StackBusyError, failed resources are not saved while the
+ * rest are, cancellation keeps what was done, and engine events (pre/outputs/failed/diagnostic)
+ * are emitted.
+ *
+ * After a failed step it starts no new step (steps in flight finish) and so never reaches the
+ * deletes, unless run as with `--continue-on-error`; see `Engine` below for the source.
  *
  * Faults can be injected: failing creates/deletes by worker name, a busy stack (N times or for
  * good), simulated provisioning latency, and workers vanishing from the "cloud" (for refresh).
@@ -40,6 +44,13 @@ export interface Faults {
   vanished?: string[];
   /** Simulated provisioning latency per created or deleted custom resource, in ms. */
   latencyMs?: number;
+  /**
+   * The engine's `--parallel`: how many steps run at once (its step executor starts that many
+   * workers, `NewStepExecutor` in pkg/resource/deploy/step_executor.go). @default unlimited
+   */
+  parallel?: number;
+  /** Run updates as `pulumi up --continue-on-error` would. @default false */
+  continueOnError?: boolean;
 }
 
 interface SavedResource {
@@ -49,6 +60,8 @@ interface SavedResource {
   id?: string;
   custom: boolean;
   state: Record<string, unknown>;
+  /** Keys (`type::name`) of the resources it depends on: its parent and its dependencies. */
+  dependsOn?: string[];
 }
 
 interface SavedState {
@@ -190,15 +203,10 @@ export class EngineDouble implements FleetStack {
       const prev = this.state();
       const faults = this.faults();
       const emit = emitter(options.onEvent);
-      const { kept, failures } = await deleteResources(
-        prev.resources,
-        faults,
-        options.signal,
-        emit,
-      );
-      const components = kept.length ? prev.resources.filter((r) => !r.custom) : [];
+      const exec = new StepExecutor(faults, options.signal);
+      const { kept, failures } = await deleteResources(prev.resources, faults, exec, emit);
       this.save({
-        resources: [...components, ...kept],
+        resources: kept,
         outputs: kept.length ? prev.outputs : {},
         updates: prev.updates + 1,
       });
@@ -260,9 +268,11 @@ export class EngineDouble implements FleetStack {
     const config = await this.getAllConfig();
     const emit = emitter(options.onEvent);
     const prevByKey = new Map(prev.resources.map((r) => [key(r.type, r.name), r]));
-    const mocks = new DoubleMocks(prevByKey, faults, options.signal, emit);
+    const exec = new StepExecutor(faults, options.signal);
+    const mocks = new DoubleMocks(prevByKey, faults, exec, options.signal, emit);
 
     await pulumi.runtime.setMocks(mocks, "fleet", this.name, false);
+    recordDependencies(mocks.dependsOn);
     const values: Record<string, string> = {};
     const secrets: string[] = [];
     for (const [k, v] of Object.entries(config)) {
@@ -310,11 +320,19 @@ export class EngineDouble implements FleetStack {
     for (const f of failures) f.urn = urns.get(f.urn) ?? f.urn;
     for (const f of failures) emit.failedUrn(f.urn, f.message);
 
-    // Delete what is no longer declared, after the creates (the engine's order).
+    // Delete what is no longer declared, after the creates (the engine's order): the deletes
+    // are "post steps", run only once the program's steps are done, and a failed step cancels
+    // the deployment before that point (deploymentExecutor.Execute → performPostSteps,
+    // pkg/resource/deploy/deployment_executor.go; stepExecutor.cancelDueToError → se.cancel(),
+    // step_executor.go). With --continue-on-error the failure is recorded and the deletes run.
     const deletions = prev.resources.filter((r) => !mocks.registered.has(key(r.type, r.name)));
-    const deleted = await deleteResources(deletions, faults, options.signal, emit);
-    next.push(...deleted.kept);
-    failures.push(...deleted.failures);
+    if (exec.stopped) {
+      next.push(...deletions);
+    } else {
+      const deleted = await deleteResources(deletions, faults, exec, emit);
+      next.push(...deleted.kept);
+      failures.push(...deleted.failures);
+    }
 
     const ok = !failures.length && !options.signal?.aborted;
     this.save({ resources: next, outputs: ok ? outputs : prev.outputs, updates: prev.updates + 1 });
@@ -326,36 +344,138 @@ export class EngineDouble implements FleetStack {
 }
 
 /**
- * Deletes resources as the engine does: all at once, each after the injected latency, keeping
- * those whose delete fails (by injected fault) or that a cancel stopped.
+ * One deployment's step executor, as far as fleet can tell (pkg/resource/deploy/step_executor.go):
+ * - at most `parallel` steps run at once (`NewStepExecutor` starts that many workers);
+ * - a failed step calls `cancelDueToError`, which without ContinueOnError cancels the
+ *   deployment's context (`se.cancel()`); `executeChain` checks that context before each step,
+ *   so no new step starts, while steps already running finish;
+ * - with ContinueOnError the failed step is only recorded (`erroredSteps`) and others go on.
+ * A cancel (Ctrl-C) also stops new steps.
+ */
+class StepExecutor {
+  /** Whether a step failed. */
+  failed = false;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly parallel: number;
+  private readonly continueOnError: boolean;
+
+  constructor(
+    faults: Faults,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.parallel = Math.max(1, faults.parallel ?? Number.POSITIVE_INFINITY);
+    this.continueOnError = faults.continueOnError === true;
+  }
+
+  /** No new step starts: a step failed (without continue-on-error) or the run was cancelled. */
+  get stopped(): boolean {
+    return (this.failed && !this.continueOnError) || this.signal?.aborted === true;
+  }
+
+  /** Runs `step` when a worker is free; `not-started` when the deployment stopped first. */
+  async run(step: () => Promise<"ok" | "failed">): Promise<"ok" | "failed" | "not-started"> {
+    if (this.running >= this.parallel) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    try {
+      if (this.stopped) return "not-started";
+      const outcome = await step();
+      if (outcome === "failed") this.failed = true;
+      return outcome;
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/**
+ * Deletes resources as the engine schedules them (`ScheduleDeletes`, step_generator.go): in
+ * antichains, dependents before the resources they depend on (a child before its parent), the
+ * resources of one antichain in parallel, each antichain after the previous one. A failed delete
+ * stops every later one (the step executor's cancel); with continue-on-error only the
+ * resources the failed one depends on are kept (`performPostSteps`, deployment_executor.go).
+ * A cancel keeps what was not yet deleted.
  */
 async function deleteResources(
   resources: readonly SavedResource[],
   faults: Faults,
-  signal: AbortSignal | undefined,
+  exec: StepExecutor,
   emit: ReturnType<typeof emitter>,
 ): Promise<{ kept: SavedResource[]; failures: { urn: string; message: string }[] }> {
   const kept: SavedResource[] = [];
   const failures: { urn: string; message: string }[] = [];
-  await Promise.all(
-    resources.map(async (r) => {
-      if (signal?.aborted) return kept.push(r);
-      const message = r.custom ? failureFor(r.name, faults.failDelete) : undefined;
-      if (r.custom) {
-        emit.step("resourcePreEvent", "delete", r);
-        await sleep(faults.latencyMs ?? 0);
-      }
-      if (message) {
-        failures.push({ urn: r.urn, message });
-        emit.failed(r, message);
-        kept.push(r);
-      } else if (signal?.aborted) {
-        kept.push(r);
-      } else if (r.custom) emit.step("resOutputsEvent", "delete", r);
-      return undefined;
-    }),
-  );
+  const byKey = new Map(resources.map((r) => [key(r.type, r.name), r]));
+  const erroredDeps = new Set<string>();
+  const markDeps = (r: SavedResource) => {
+    for (const d of r.dependsOn ?? []) {
+      if (erroredDeps.has(d)) continue;
+      erroredDeps.add(d);
+      const dep = byKey.get(d);
+      if (dep) markDeps(dep);
+    }
+  };
+  let condemned = [...resources];
+  while (condemned.length) {
+    const pending = new Set(condemned.map((r) => key(r.type, r.name)));
+    const dependedOn = new Set(
+      condemned.flatMap((r) => r.dependsOn ?? []).filter((k) => pending.has(k)),
+    );
+    let antichain = condemned.filter((r) => !dependedOn.has(key(r.type, r.name)));
+    if (!antichain.length) antichain = condemned; // state has no cycles; never spin
+    condemned = condemned.filter((r) => !antichain.includes(r));
+    await Promise.all(
+      antichain.map(async (r) => {
+        if (erroredDeps.has(key(r.type, r.name))) return kept.push(r);
+        const outcome = await exec.run(async () => {
+          if (!r.custom) return "ok";
+          const message = failureFor(r.name, faults.failDelete);
+          emit.step("resourcePreEvent", "delete", r);
+          await sleep(faults.latencyMs ?? 0);
+          if (message) {
+            failures.push({ urn: r.urn, message });
+            emit.failed(r, message);
+            markDeps(r);
+            return "failed";
+          }
+          emit.step("resOutputsEvent", "delete", r);
+          return "ok";
+        });
+        if (outcome !== "ok") kept.push(r);
+        return undefined;
+      }),
+    );
+  }
   return { kept, failures };
+}
+
+/**
+ * Records, per resource key, the parent and dependencies its RegisterResource request names
+ * (the SDK sets them from the inputs and options: `setParent`, `setDependenciesList` in
+ * `runtime/resource.js`), so deletes can be ordered as the engine orders them.
+ */
+function recordDependencies(into: Map<string, string[]>): void {
+  interface Request {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getDependenciesList(): string[];
+  }
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: Request, callback: unknown): unknown;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: Request, callback: unknown) => {
+    const deps = [req.getParent(), ...req.getDependenciesList()].filter((u) => !!u);
+    into.set(key(req.getType(), req.getName()), [...new Set(deps.map(urnKey))]);
+    return register(req, callback);
+  };
+}
+
+/** The `type::name` key of a URN (`urn:pulumi:<stack>::<project>::<parent$type>::<name>`). */
+function urnKey(urn: string): string {
+  const parts = urn.split("::");
+  return key(parts[2]?.split("$").pop() ?? "", parts.slice(3).join("::"));
 }
 
 /** Mocks that remember state across runs, fail and delay on demand, and emit step events. */
@@ -365,10 +485,13 @@ class DoubleMocks implements pulumi.runtime.Mocks {
   readonly cancelled = new Set<string>();
   readonly failures: { urn: string; message: string }[] = [];
   readonly ignore = new Map<string, string[]>();
+  /** Resource key → keys it depends on, filled as the program registers resources. */
+  readonly dependsOn = new Map<string, string[]>();
 
   constructor(
     private readonly prev: Map<string, SavedResource>,
     private readonly faults: Faults,
+    private readonly exec: StepExecutor,
     private readonly signal: AbortSignal | undefined,
     private readonly emit: ReturnType<typeof emitter>,
   ) {}
@@ -401,20 +524,33 @@ class DoubleMocks implements pulumi.runtime.Mocks {
       for (const ip of IP_KEYS) if (ip in state) state[ip] = uniqueIp();
       if (custom) {
         const record = { urn: k, type: args.type, name: args.name, id, custom, state };
-        this.emit.step("resourcePreEvent", "create", record);
-        await sleep(this.faults.latencyMs ?? 0);
-        const message = failureFor(args.name, this.faults.failCreate);
-        if (message) {
-          this.failed.add(k);
-          this.failures.push({ urn: k, message });
-        } else if (this.signal?.aborted) {
-          this.cancelled.add(k);
-        } else {
-          this.emit.step("resOutputsEvent", "create", record);
-        }
+        const outcome = await this.exec.run(async () => {
+          this.emit.step("resourcePreEvent", "create", record);
+          await sleep(this.faults.latencyMs ?? 0);
+          const message = failureFor(args.name, this.faults.failCreate);
+          if (message) {
+            this.failed.add(k);
+            this.failures.push({ urn: k, message });
+            return "failed";
+          }
+          if (this.signal?.aborted) this.cancelled.add(k);
+          else this.emit.step("resOutputsEvent", "create", record);
+          return "ok";
+        });
+        // Not started (the update stopped first): no event, nothing in state.
+        if (outcome === "not-started") this.cancelled.add(k);
       }
     }
-    this.registered.set(k, { urn: k, type: args.type, name: args.name, id, custom, state });
+    const dependsOn = this.dependsOn.get(k) ?? [];
+    this.registered.set(k, {
+      urn: k,
+      type: args.type,
+      name: args.name,
+      id,
+      custom,
+      state,
+      dependsOn,
+    });
     return { id, state };
   }
 

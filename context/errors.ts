@@ -1,0 +1,47 @@
+/**
+ * The errors CloudContext's operations reject with, besides those of config validation
+ * (`FleetConfigError`) and of the engine (`stack.ts`).
+ */
+import { FleetConfigError } from "../config/errors";
+
+/** A worker that should exist does not. */
+export class WorkerNotFoundError extends FleetConfigError {
+  constructor(name: string, existing: readonly string[]) {
+    super("worker", name, existingList(existing), "no such worker:");
+    this.name = "WorkerNotFoundError";
+  }
+}
+
+/** A worker that should not exist yet does. */
+export class WorkerExistsError extends FleetConfigError {
+  constructor(name: string) {
+    super(
+      "worker",
+      name,
+      "worker names are unique in the stack; pick another name",
+      "worker already exists:",
+    );
+    this.name = "WorkerExistsError";
+  }
+}
+
+function existingList(names: readonly string[]): string {
+  if (!names.length) return "the stack has no workers";
+  const shown = names.slice(0, 10).join(", ");
+  return `existing workers: ${shown}${names.length > 10 ? `, … (${names.length} in all)` : ""}`;
+}
+
+/** Workers that failed in an engine update, each with the engine's reason. */
+export class WorkersFailedError extends Error {
+  /** Worker name → why it failed. */
+  public readonly failed: ReadonlyMap<string, string>;
+  constructor(failed: ReadonlyMap<string, string>, general: readonly string[], extra = "") {
+    const parts = [...failed].map(([w, why]) => `${w} (${why})`);
+    const lead = parts.length
+      ? `${parts.length} worker${parts.length === 1 ? "" : "s"} failed: ${parts.join("; ")}`
+      : `the update failed: ${general.join("; ") || "see the engine output"}`;
+    super(`${lead}${extra}`);
+    this.name = "WorkersFailedError";
+    this.failed = failed;
+  }
+}
