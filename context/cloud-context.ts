@@ -382,12 +382,8 @@ export class CloudContext {
     involved: ReadonlySet<string>,
   ): Promise<void> {
     const cancelled = error instanceof CancelledError || this.options.signal?.aborted === true;
-    let existing: Set<string> | undefined;
-    try {
-      existing = existingWorkers(await this.stack.resources(), CLOUDS);
-    } catch {
-      existing = undefined; // state unreadable: keep the config as it was before the batch
-    }
+    // State unreadable: keep the config as it was before the batch.
+    const existing = await this.existingNow();
     const truth = truthfulEntries(before.entries, applied, existing);
     const config = await this.stack.getAllConfig();
     const cloudSwitch = applied.some((m) => m.kind === "cloud");
@@ -417,21 +413,24 @@ export class CloudContext {
     }
     // Verify against state as it is now, after converging: a delete is done only when its
     // worker is gone from state.
-    let now: Set<string> | undefined;
-    try {
-      now = existingWorkers(await this.stack.resources(), CLOUDS);
-    } catch {
-      now = undefined;
-    }
     settleAfterFailure(applied, {
       failed,
       general,
-      existing: now,
+      existing: await this.existingNow(),
       stoppedAfter: stoppedBy(collector, failed),
       workers,
       extra,
       cloud,
     });
+  }
+
+  /** The workers in state now; undefined when the state cannot be read. */
+  private async existingNow(): Promise<Set<string> | undefined> {
+    try {
+      return existingWorkers(await this.stack.resources(), CLOUDS);
+    } catch {
+      return undefined;
+    }
   }
 
   private async runDestroy(m: Extract<Mutation, { kind: "destroy" }>): Promise<void> {
@@ -446,12 +445,7 @@ export class CloudContext {
         return this.stack.destroy(this.operationOptions(collector, involved));
       });
     } catch (error) {
-      let existing: Set<string> | undefined;
-      try {
-        existing = existingWorkers(await this.stack.resources(), CLOUDS);
-      } catch {
-        existing = undefined;
-      }
+      const existing = await this.existingNow();
       if (existing) {
         const kept = current.entries.filter((e) => existing.has(entryName(e)));
         await this.stack.setConfig(configChanges(config, kept, current.cloud));
