@@ -5,8 +5,10 @@
  * `destroy`.
  *
  * Calls made concurrently on one context are queued and coalesced into one engine update per
- * batch; a cross-process lock covers "read config → change it → update", so concurrent
- * processes never lose each other's changes.
+ * batch (`queue.ts`); a cross-process lock covers "read config → change it → update"
+ * (`lock.ts`), so concurrent processes never lose each other's changes. The desired state is
+ * read and written by `desired.ts`, what exists is read by `state.ts`, a busy stack is retried
+ * by `retry.ts`, and after a failure `recovery.ts` decides from state what each call gets.
  */
 import * as path from "node:path";
 import { checkCredentials } from "../config/credentials";
