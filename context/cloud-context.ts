@@ -5,8 +5,10 @@
  * `destroy`.
  *
  * Calls made concurrently on one context are queued and coalesced into one engine update per
- * batch; a cross-process lock covers "read config → change it → update", so concurrent
- * processes never lose each other's changes.
+ * batch (`queue.ts`); a cross-process lock covers "read config → change it → update"
+ * (`lock.ts`), so concurrent processes never lose each other's changes. The desired state is
+ * read and written by `desired.ts`, what exists is read by `state.ts`, a busy stack is retried
+ * by `retry.ts`, and after a failure `recovery.ts` decides from state what each call gets.
  */
 import * as path from "node:path";
 import { checkCredentials } from "../config/credentials";
@@ -382,12 +384,8 @@ export class CloudContext {
     involved: ReadonlySet<string>,
   ): Promise<void> {
     const cancelled = error instanceof CancelledError || this.options.signal?.aborted === true;
-    let existing: Set<string> | undefined;
-    try {
-      existing = existingWorkers(await this.stack.resources(), CLOUDS);
-    } catch {
-      existing = undefined; // state unreadable: keep the config as it was before the batch
-    }
+    // State unreadable: keep the config as it was before the batch.
+    const existing = await this.existingNow();
     const truth = truthfulEntries(before.entries, applied, existing);
     const config = await this.stack.getAllConfig();
     const cloudSwitch = applied.some((m) => m.kind === "cloud");
@@ -417,21 +415,24 @@ export class CloudContext {
     }
     // Verify against state as it is now, after converging: a delete is done only when its
     // worker is gone from state.
-    let now: Set<string> | undefined;
-    try {
-      now = existingWorkers(await this.stack.resources(), CLOUDS);
-    } catch {
-      now = undefined;
-    }
     settleAfterFailure(applied, {
       failed,
       general,
-      existing: now,
+      existing: await this.existingNow(),
       stoppedAfter: stoppedBy(collector, failed),
       workers,
       extra,
       cloud,
     });
+  }
+
+  /** The workers in state now; undefined when the state cannot be read. */
+  private async existingNow(): Promise<Set<string> | undefined> {
+    try {
+      return existingWorkers(await this.stack.resources(), CLOUDS);
+    } catch {
+      return undefined;
+    }
   }
 
   private async runDestroy(m: Extract<Mutation, { kind: "destroy" }>): Promise<void> {
@@ -446,12 +447,7 @@ export class CloudContext {
         return this.stack.destroy(this.operationOptions(collector, involved));
       });
     } catch (error) {
-      let existing: Set<string> | undefined;
-      try {
-        existing = existingWorkers(await this.stack.resources(), CLOUDS);
-      } catch {
-        existing = undefined;
-      }
+      const existing = await this.existingNow();
       if (existing) {
         const kept = current.entries.filter((e) => existing.has(entryName(e)));
         await this.stack.setConfig(configChanges(config, kept, current.cloud));
