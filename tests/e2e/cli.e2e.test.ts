@@ -40,7 +40,10 @@ function project(stack: string, config: Record<string, string>): Project {
     .replace(/^main: .*$/m, `main: ${path.join(ROOT, "dist", "index.js")}`);
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml);
   const lines = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`);
-  fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), `config:\n${lines.join("\n")}\n`);
+  // Stack files live where Pulumi.yaml's `stackConfigDir` says (each clone's own, gitignored).
+  const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(yaml)?.[1] ?? ".");
+  fs.mkdirSync(stackDir, { recursive: true });
+  fs.writeFileSync(path.join(stackDir, `Pulumi.${stack}.yaml`), `config:\n${lines.join("\n")}\n`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: REAL ? process.env.PATH : `${DOUBLE_BIN}${path.delimiter}${process.env.PATH}`,
@@ -156,7 +159,9 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
 
   it("plain `pulumi up` / `pulumi destroy` after `fleet env` run the same program", async () => {
     const p = project("plain", { "fleet:cloud": "local", "fleet:workers": '["plain-a"]' });
-    const env = p.fleet("env");
+    // fleet's own defaults: a file backend and a generated passphrase in the project's .fleet/.
+    const own = { ...p.env, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
+    const env = spawnSync(process.execPath, [CLI, "-C", p.dir, "env"], { env: own, encoding: "utf8" });
     expect(env.status, env.stderr).to.equal(0);
     const vars: NodeJS.ProcessEnv = {};
     for (const line of env.stdout.trim().split("\n")) {
@@ -165,7 +170,8 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     }
     expect(Object.keys(vars).sort()).to.deep.equal(["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE"]);
     const plainEnv = { ...vars, PULUMI_CONFIG_PASSPHRASE: undefined };
-    const init = p.pulumi(["stack", "init", "plain"], plainEnv);
+    expect(vars.PULUMI_BACKEND_URL).to.equal(`file://${path.join(p.dir, ".fleet", "state")}`);
+    const init = p.pulumi(["stack", "init"], plainEnv);
     expect(init.status, init.stderr).to.equal(0);
     const up = p.pulumi(["up", "--yes"], plainEnv);
     expect(up.status, `${up.stdout}\n${up.stderr}`).to.equal(0);
@@ -198,7 +204,7 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       expect(await droplets()).to.deep.equal(["do-a", "do-b"]);
 
       const faults = JSON.stringify([
-        { op: "create", match: { name: "do-c" }, error: "Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 Size is not available in this region." },
+        { op: "create", match: { name: "digitalocean-do-c" }, error: "Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 Size is not available in this region." },
       ]);
       const failed = spawnSync(process.execPath, [CLI, "-C", p.dir, "--stack", "sim", "create", "do-c", "do-d"], {
         env: { ...p.env, PULUMI_DOUBLE_FAULTS: faults },
