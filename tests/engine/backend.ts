@@ -137,14 +137,21 @@ function isEmpty(v: unknown): boolean {
 
 /** A resource in `apitype.ResourceV3` field order with `omitempty` applied (urn/custom/type always). */
 export function normalizeResource(r: ResourceState): ResourceState {
+  // The engine writes the snapshot after every step; a resource it did not touch is the same
+  // object each time, so it is normalized once (a 5,000-worker update writes thousands of times).
+  const cached = normalized.get(r);
+  if (cached) return cached;
   const out: Record<string, unknown> = {};
   for (const f of RESOURCE_FIELDS) {
     const v = r[f];
     if (f === "urn" || f === "custom" || f === "type") out[f] = v;
     else if (!isEmpty(v)) out[f] = f === "inputs" || f === "outputs" ? sortKeys(v) : v;
   }
+  normalized.set(r, out as unknown as ResourceState);
   return out as unknown as ResourceState;
 }
+
+const normalized = new WeakMap<ResourceState, ResourceState>();
 
 /** A deployment in `apitype.DeploymentV3` field order (Go always writes `metadata`, a struct). */
 export function normalizeDeployment(d: Deployment): Deployment {

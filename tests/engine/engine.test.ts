@@ -178,6 +178,42 @@ describe("pulumi double: engine rules", function () {
     expect(some.stderr).to.contain("no changes were expected but changes were proposed");
   });
 
+  it("--parallel bounds the steps in flight (step_executor.go workers)", () => {
+    const p = engineProject();
+    p.setResources(["p1", "p2", "p3", "p4"].map((n) => droplet(n)));
+    const faults = JSON.stringify([{ op: "create", match: { region: "nyc3" }, delayMs: 700 }]);
+    const r = p.up(["--parallel", "2"], { PULUMI_DOUBLE_FAULTS: faults });
+    ok(r.run);
+    let now = 0;
+    let max = 0;
+    for (const e of r.events) {
+      if ("resourcePreEvent" in e && e.resourcePreEvent.metadata.type === DROPLET) max = Math.max(max, ++now);
+      if ("resOutputsEvent" in e && e.resOutputsEvent.metadata.type === DROPLET) now--;
+    }
+    expect(max).to.equal(2);
+  });
+
+  it("--refresh reads the cloud first: a resource deleted out of band is created again", async () => {
+    const p = engineProject();
+    p.setResources([droplet("r1")]);
+    ok(p.up().run);
+    const before = (await p.cloud()).find((o) => o.type === DROPLET);
+    const { openCloud } = await import("./cloud");
+    await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand("digitalocean", DROPLET, String(before?.id));
+    const plain = p.up();
+    ok(plain.run);
+    expect(steps(plain.events).filter(([, n]) => n === "r1")).to.deep.equal([["same", "r1"]]);
+    const refreshed = p.up(["--refresh"]);
+    ok(refreshed.run);
+    expect(steps(refreshed.events).filter(([, n]) => n === "r1")).to.deep.equal([
+      ["refresh", "r1"],
+      ["create", "r1"],
+    ]);
+    const after = (await p.cloud()).filter((o) => o.type === DROPLET);
+    expect(after).to.have.length(1);
+    expect(after[0].id).to.not.equal(before?.id);
+  });
+
   it("the stack lock: a lock left behind makes the next update fail with the real message, `cancel` clears it", () => {
     const p = engineProject();
     p.setResources([]);

@@ -336,10 +336,14 @@ export class Deployment {
     res: ResourceState,
     pendingType: PendingOperation["type"] | undefined,
     run: () => Promise<T>,
+    onStart?: () => void,
+    onDone?: (value: T) => Promise<void>,
   ): Promise<T> {
     if (this.stopped) throw new NotStarted();
     return this.sem.run(async () => {
       if (this.stopped) throw new NotStarted();
+      // The step's pre-event is raised when it starts executing (`step_executor.go`, executeStep).
+      onStart?.();
       this.inFlight++;
       const key = `${op}:${res.urn}:${crypto.randomUUID()}`;
       try {
@@ -374,6 +378,9 @@ export class Deployment {
           process.kill(process.pid, "SIGKILL");
           await NEVER;
         }
+        // Recording the result and its outputs event happen before the step's slot is freed.
+        this.pending.delete(key);
+        await onDone?.(value);
         return value;
       } finally {
         this.pending.delete(key);
@@ -737,21 +744,29 @@ export class Deployment {
     const provider = await this.providerForRef(neu.provider, neu.type);
     const m = this.meta(op, neu.urn, neu.type, old, neu);
     if (this.stopped) return NEVER;
-    this.pre(m);
     try {
-      const { id, outputs } = await this.step("create", neu, "creating", () => provider.create(neu.urn, neu.type, neu.inputs ?? {}, this.preview));
-      const now = new Date().toISOString();
-      const state: ResourceState = {
-        ...neu,
-        id: this.preview ? "" : id,
-        outputs: secretOutputs(neu.inputs ?? {}, this.preview ? { ...neu.inputs, ...outputs } : outputs, additional),
-        created: now,
-        modified: now,
-      };
-      this.record(state, old && op === "create-replacement" ? undefined : old);
-      this.count(op);
-      await this.persist();
-      this.outputsEvent(this.meta(op, neu.urn, neu.type, old, state));
+      let state: ResourceState = neu;
+      await this.step(
+        "create",
+        neu,
+        "creating",
+        () => provider.create(neu.urn, neu.type, neu.inputs ?? {}, this.preview),
+        () => this.pre(m),
+        async ({ id, outputs }) => {
+          const now = new Date().toISOString();
+          state = {
+            ...neu,
+            id: this.preview ? "" : id,
+            outputs: secretOutputs(neu.inputs ?? {}, this.preview ? { ...neu.inputs, ...outputs } : outputs, additional),
+            created: now,
+            modified: now,
+          };
+          this.record(state, old && op === "create-replacement" ? undefined : old);
+          this.count(op);
+          await this.persist();
+          this.outputsEvent(this.meta(op, neu.urn, neu.type, old, state));
+        },
+      );
       return this.response(neu.urn, state.id ?? "", state.outputs ?? {});
     } catch (e) {
       if (e instanceof NotStarted) return NEVER;
@@ -765,22 +780,28 @@ export class Deployment {
   private async update(neu: ResourceState, old: ResourceState, provider: ResourceProvider, additional: string[], diffs: string[]): Promise<unknown> {
     const m = this.meta("update", neu.urn, neu.type, old, neu, diffs);
     if (this.stopped) return NEVER;
-    this.pre(m);
     const withId = { ...neu, id: old.id };
     try {
-      const outputs = await this.step("update", withId, "updating", () =>
-        provider.update(neu.urn, neu.type, old.id ?? "", old.inputs ?? {}, old.outputs ?? {}, neu.inputs ?? {}, this.preview),
+      let state: ResourceState = withId;
+      await this.step(
+        "update",
+        withId,
+        "updating",
+        () => provider.update(neu.urn, neu.type, old.id ?? "", old.inputs ?? {}, old.outputs ?? {}, neu.inputs ?? {}, this.preview),
+        () => this.pre(m),
+        async (outputs) => {
+          state = {
+            ...withId,
+            outputs: secretOutputs(neu.inputs ?? {}, this.preview ? { ...old.outputs, ...neu.inputs, ...outputs } : outputs, additional),
+            created: old.created,
+            modified: new Date().toISOString(),
+          };
+          this.record(state, old);
+          this.count("update");
+          await this.persist();
+          this.outputsEvent(this.meta("update", neu.urn, neu.type, old, state, diffs));
+        },
       );
-      const state: ResourceState = {
-        ...withId,
-        outputs: secretOutputs(neu.inputs ?? {}, this.preview ? { ...old.outputs, ...neu.inputs, ...outputs } : outputs, additional),
-        created: old.created,
-        modified: new Date().toISOString(),
-      };
-      this.record(state, old);
-      this.count("update");
-      await this.persist();
-      this.outputsEvent(this.meta("update", neu.urn, neu.type, old, state, diffs));
       return this.response(neu.urn, state.id ?? "", state.outputs ?? {});
     } catch (e) {
       if (e instanceof NotStarted) return NEVER;
@@ -834,20 +855,21 @@ export class Deployment {
       this.fail(r.urn, `unable to delete resource "${r.urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``);
       return false;
     }
-    this.pre(m);
     try {
       if (r.custom && !r.type.startsWith("pulumi:providers:")) {
         const provider = await this.providerForRef(r.provider, r.type);
-        await this.step("delete", r, "deleting", () =>
-          this.preview ? Promise.resolve() : provider.delete(r.urn, r.type, r.id ?? "", r.inputs ?? {}, r.outputs ?? {}),
+        await this.step(
+          "delete",
+          r,
+          "deleting",
+          () => (this.preview ? Promise.resolve() : provider.delete(r.urn, r.type, r.id ?? "", r.inputs ?? {}, r.outputs ?? {})),
+          () => this.pre(m),
+          () => this.deleted(r, op, m),
         );
+      } else {
+        this.pre(m);
+        await this.deleted(r, op, m);
       }
-      this.handled.add(r.urn);
-      const i = this.replaced.indexOf(r);
-      if (i >= 0) this.replaced.splice(i, 1);
-      this.count(op === "delete" ? "delete" : "delete-replaced");
-      await this.persist();
-      this.outputsEvent(m);
       return true;
     } catch (e) {
       if (e instanceof NotStarted) return false;
@@ -856,6 +878,15 @@ export class Deployment {
       await this.persist();
       return false;
     }
+  }
+
+  private async deleted(r: ResourceState, op: "delete" | "delete-replaced", m: StepMetadata): Promise<void> {
+    this.handled.add(r.urn);
+    const i = this.replaced.indexOf(r);
+    if (i >= 0) this.replaced.splice(i, 1);
+    this.count(op);
+    await this.persist();
+    this.outputsEvent(m);
   }
 
   /**
@@ -1021,10 +1052,13 @@ export class Deployment {
         if (!r.custom || r.type.startsWith("pulumi:providers:")) return this.record(r, r);
         const provider = await this.providerForRef(r.provider, r.type);
         const m = this.meta("refresh", r.urn, r.type, r, r);
-        this.pre(m);
         try {
-          const read = await this.step("read", r, undefined, () =>
-            provider.read(r.urn, r.type, r.id ?? "", r.inputs ?? {}, r.outputs ?? {}),
+          const read = await this.step(
+            "read",
+            r,
+            undefined,
+            () => provider.read(r.urn, r.type, r.id ?? "", r.inputs ?? {}, r.outputs ?? {}),
+            () => this.pre(m),
           );
           if (!read) {
             this.handled.add(r.urn);
@@ -1045,6 +1079,9 @@ export class Deployment {
         }
       }),
     );
+    // Keep the checkpoint's order (dependencies before dependents), whatever order reads finished in.
+    const order = new Map(this.o.resources.map((r, i) => [r.urn, i]));
+    this.news.sort((a, b) => (order.get(a.urn) ?? 0) - (order.get(b.urn) ?? 0));
     await this.persist();
   }
 
