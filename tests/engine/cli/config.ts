@@ -157,7 +157,7 @@ export const register: Register = (program, ctx) => {
   // `config` itself only dispatches: its listing is a hidden default subcommand, so that
   // options such as `--json` reach the subcommand that owns them (commander would otherwise let
   // the parent consume every option it knows, wherever it appears).
-  const config = new Command("config").description("Manage configuration");
+  const config = program.command("config").description("Manage configuration");
   const list = config
     .command("__list", { isDefault: true, hidden: true })
     .allowExcessArguments(false)
@@ -435,8 +435,6 @@ export const register: Register = (program, ctx) => {
         removeConfigPath(t.settings.config, keyFor(t.project, key, !!opts.path), !!opts.path);
       save(t);
     });
-
-  program.addCommand(config);
 };
 
 function collect(v: string, prev: string[]): string[] {

@@ -306,7 +306,7 @@ function importProblems(d: Deployment, stackName: string): string[] {
 /** `pulumi stack` and subcommands. */
 export const register: Register = (program, ctx) => {
   // `stack` only dispatches; `pulumi stack` alone runs the hidden default subcommand (see config.ts).
-  const stack = new Command("stack").description("Manage stacks and view stack state");
+  const stack = program.command("stack").description("Manage stacks and view stack state");
   const current = stack
     .command("__current", { isDefault: true, hidden: true })
     .allowExcessArguments(false)
@@ -857,8 +857,6 @@ export const register: Register = (program, ctx) => {
       }
     },
   );
-
-  program.addCommand(stack);
 };
 
 function stateCrypterLazy(c: CliContext, d: Deployment | undefined): Crypter {
