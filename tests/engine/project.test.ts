@@ -168,7 +168,7 @@ describe("engine double: project and stack config", () => {
     });
     const text = fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8");
     expect(text).to.equal(
-      "encryptionsalt: v1:salt\nconfig:\n  aws:region: x\n  fleet:a:\n    secure: v1:a:b\n  fleet:z: '1'\n",
+      'encryptionsalt: v1:salt\nconfig:\n  aws:region: x\n  fleet:a:\n    secure: v1:a:b\n  fleet:z: "1"\n',
     );
     const back = loadStackSettings(dir, "dev");
     expect(back.config["fleet:z"]).to.equal("1");

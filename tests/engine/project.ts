@@ -44,6 +44,8 @@ export interface Project {
   description?: string;
   /** `stackConfigDir:`, if any. */
   stackConfigDir?: string;
+  /** `backend.url:`, if any (the project's own state backend). */
+  backendURL?: string;
   /** `config:` after the shorthand rewrite (`RewriteShorthandConfigValues`). */
   config: Record<string, ProjectConfigType>;
   /** Absolute path of the project file. */
@@ -154,6 +156,12 @@ export function loadProject(dir: string): Project {
     main: typeof raw.main === "string" ? raw.main : undefined,
     description: typeof raw.description === "string" ? raw.description : undefined,
     stackConfigDir: typeof raw.stackConfigDir === "string" ? raw.stackConfigDir : undefined,
+    backendURL:
+      typeof raw.backend === "object" &&
+      raw.backend !== null &&
+      typeof (raw.backend as { url?: unknown }).url === "string"
+        ? (raw.backend as { url: string }).url
+        : undefined,
     config,
     file,
     dir: path.dirname(file),
@@ -384,7 +392,7 @@ export function saveStackSettings(dir: string, stack: string, settings: StackSet
     ? JSON.stringify(out, null, 4) + "\n"
     : Object.keys(out).length === 0
       ? "{}\n"
-      : yaml.dump(out, { lineWidth: -1, noRefs: true });
+      : yaml.dump(out, { lineWidth: -1, noRefs: true, quotingType: '"' }); // yaml.v3 quotes with "
   fs.writeFileSync(file, text);
   return file;
 }
