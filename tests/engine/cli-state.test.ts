@@ -13,6 +13,8 @@ import {
   StackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import { packageRoot } from "../../config/paths";
+import { FileBackend } from "./backend";
+import { openStack } from "./cli/common";
 
 const BIN_DIR = path.join(packageRoot(), "tests", "engine", "bin");
 const PULUMI = path.join(BIN_DIR, "pulumi");
@@ -271,6 +273,90 @@ describe("engine double: state commands through bin/pulumi", function () {
   });
 });
 
+describe("engine double: what the engine gets from openStack and writes to history", function () {
+  this.timeout(60000);
+
+  it("validates config before an update and resolves it for the language host", () => {
+    const sb = sandbox(
+      "name: fleet\nruntime: nodejs\nconfig:\n  fleet:cloud:\n    type: string\n  fleet:count:\n    type: integer\n    default: 1\n",
+    );
+    ok(sb, ["stack", "init", "dev"]);
+    const ctx = { env: sb.env, cwd: sb.dir, out: () => undefined, err: () => undefined };
+    expect(() => openStack(ctx, undefined)).to.throw(
+      "Stack 'dev' is missing configuration value 'fleet:cloud'",
+    );
+    ok(sb, ["config", "set", "cloud", "aws"]);
+    ok(sb, ["config", "set", "count", "many"]);
+    expect(() => openStack(ctx, "dev")).to.throw(
+      "Stack 'dev' with configuration key 'fleet:count' must be of type 'integer'",
+    );
+    ok(sb, ["config", "set", "count", "3"]);
+    ok(sb, ["config", "set", "--secret", "token", "t"]);
+    const s = openStack(ctx, "dev");
+    expect(s.config).to.deep.equal({
+      "fleet:cloud": { value: "aws", secret: false },
+      "fleet:count": { value: "3", secret: false },
+      "fleet:token": { value: "t", secret: true },
+    });
+    expect(s.secretsProviders).to.deep.equal({
+      type: "passphrase",
+      state: { salt: s.settings.encryptionsalt },
+    });
+    expect(() =>
+      openStack({ ...ctx, env: { ...sb.env, PULUMI_CONFIG_PASSPHRASE: "bad" } }, "dev"),
+    ).to.throw("incorrect passphrase");
+  });
+
+  it("prints history as the UpdateInfo JSON that stack.info() and history() parse", async () => {
+    const sb = sandbox();
+    ok(sb, ["stack", "init", "dev"]);
+    ok(sb, ["config", "set", "--secret", "token", "t"]);
+    const be = new FileBackend(sb.env.PULUMI_BACKEND_URL as string, sb.dir);
+    const salt = fs.readFileSync(path.join(sb.dir, "Pulumi.dev.yaml"), "utf8");
+    expect(salt).to.contain("secure:");
+    const yamlDoc = (await import("js-yaml")).load(salt) as {
+      config: Record<string, { secure: string }>;
+    };
+    for (const [i, result] of (["succeeded", "failed"] as const).entries()) {
+      be.addHistory("fleet", "dev", {
+        kind: "update",
+        startTime: 1700000000 + i,
+        message: `run ${i}`,
+        environment: { "exec.kind": "auto.local" },
+        config: { "fleet:cloud": "aws", "fleet:token": yamlDoc.config["fleet:token"] },
+        version: i + 1,
+        result,
+        endTime: 1700000010 + i,
+        resourceChanges: { create: 2 },
+      });
+    }
+    const hist = JSON.parse(
+      ok(sb, ["stack", "history", "--json", "--show-secrets", "--page-size", "1", "--page", "1"]),
+    );
+    expect(hist).to.deep.equal([
+      {
+        version: 2,
+        kind: "update",
+        startTime: "2023-11-14T22:13:21.000Z",
+        message: "run 1",
+        environment: { "exec.kind": "auto.local" },
+        config: {
+          "fleet:cloud": { value: "aws", secret: false },
+          "fleet:token": { value: "t", secret: true },
+        },
+        result: "failed",
+        endTime: "2023-11-14T22:13:31.000Z",
+        resourceChanges: { create: 2 },
+      },
+    ]);
+    const blind = JSON.parse(ok(sb, ["stack", "history", "--json"])) as {
+      config: Record<string, unknown>;
+    }[];
+    expect(blind).to.have.length(2);
+    expect(blind[0].config["fleet:token"]).to.deep.equal({ secret: true });
+  });
+});
+
 describe("engine double: LocalWorkspace with the double on PATH", function () {
   this.timeout(120000);
 
@@ -316,6 +402,22 @@ describe("engine double: LocalWorkspace with the double on PATH", function () {
         ["dev", true],
       ]);
       expect(await stack.info()).to.equal(undefined);
+      const be = new FileBackend(envVars.PULUMI_BACKEND_URL, sb.dir);
+      be.addHistory("fleet", "dev", {
+        kind: "update",
+        startTime: 1700000000,
+        message: "m",
+        environment: {},
+        config: {},
+        version: 1,
+        result: "succeeded",
+        endTime: 1700000003,
+        resourceChanges: { same: 1 },
+      });
+      const info = await stack.info();
+      expect(info?.result).to.equal("succeeded");
+      expect(info?.resourceChanges).to.deep.equal({ same: 1 });
+      expect(info?.startTime.toISOString()).to.equal("2023-11-14T22:13:20.000Z");
       let err: unknown;
       try {
         await LocalWorkspace.selectStack({ stackName: "nope", workDir: sb.dir }, { envVars });
