@@ -364,11 +364,11 @@ export const register: Register = (program, ctx) => {
         const t = openConfig(c, opts);
         for (const pair of opts.plaintext) {
           const [k, v] = parseKeyValuePair(t.project, pair, isPath);
-          setConfigPath(t.settings.config, k, isPath ? pathLeafValue(v) : v, isPath);
+          setAllPath(t.settings.config, k, isPath ? pathLeafValue(v) : v, isPath);
         }
         for (const pair of opts.secret) {
           const [k, v] = parseKeyValuePair(t.project, pair, isPath);
-          setConfigPath(t.settings.config, k, { secure: t.crypter.encryptValue(v) }, isPath);
+          setAllPath(t.settings.config, k, { secure: t.crypter.encryptValue(v) }, isPath);
         }
         if (opts.json) {
           let parsed: unknown;
@@ -436,6 +436,20 @@ export const register: Register = (program, ctx) => {
       save(t);
     });
 };
+
+/** `set-all` returns `Map.Set`'s error as it is (no "could not set config: " prefix). */
+function setAllPath(
+  config: Record<string, RawConfigValue>,
+  key: string,
+  v: RawConfigValue,
+  isPath: boolean,
+): void {
+  try {
+    setConfigPath(config, key, v, isPath);
+  } catch (e) {
+    throw new CliError((e as Error).message.replace(/^could not set config: /, ""));
+  }
+}
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
