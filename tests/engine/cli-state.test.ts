@@ -134,6 +134,19 @@ describe("engine double: state commands through bin/pulumi", function () {
     ]);
   });
 
+  it("edits another file with --config-file and leaves Pulumi.<stack>.yaml alone", () => {
+    const sb = sandbox();
+    ok(sb, ["stack", "init", "dev"]);
+    const before = fs.readFileSync(path.join(sb.dir, "Pulumi.dev.yaml"), "utf8");
+    const other = path.join(sb.dir, "other.yaml");
+    ok(sb, ["config", "set", "--config-file", other, "--secret", "k", "v"]);
+    expect(fs.readFileSync(path.join(sb.dir, "Pulumi.dev.yaml"), "utf8")).to.equal(before);
+    expect(fs.readFileSync(other, "utf8")).to.match(
+      /^encryptionsalt: v1:.*\nconfig:\n {2}fleet:k:\n {4}secure: v1:/,
+    );
+    expect(ok(sb, ["config", "get", "k", "--config-file", other])).to.equal("v\n");
+  });
+
   it("gives the CLI's errors for a wrong or missing passphrase, unknown flags and no stack", () => {
     const sb = sandbox();
     ok(sb, ["stack", "init", "dev"]);

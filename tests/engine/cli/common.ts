@@ -135,13 +135,14 @@ export function stackCrypter(
   ctx: CliContext,
   target: StackTarget,
   settings: StackSettings,
+  persist: () => void = () => saveStackSettings(target.project.dir, target.ref.name, settings),
 ): Crypter {
   checkPassphraseProvider(settings);
   const passphrase = passphraseFromEnv(ctx.env, ctx.cwd);
   if (settings.encryptionsalt) return crypterFromState(passphrase, settings.encryptionsalt);
   const { state, crypter } = newPassphraseState(passphrase);
   settings.encryptionsalt = state;
-  saveStackSettings(target.project.dir, target.ref.name, settings);
+  persist(); // secrets.go: SecretsManagerMustSave
   return crypter;
 }
 

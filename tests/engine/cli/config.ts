@@ -54,7 +54,7 @@ function openConfig(ctx: CliContext, opts: { stack?: string; configFile?: string
     ? loadSettingsFile(file)
     : loadStackSettings(target.project.dir, target.ref.name);
   const t: ConfigTarget = { ...target, settings, file, crypter: BLINDING_CRYPTER };
-  t.crypter = lazyCrypter(() => stackCrypter(ctx, t, t.settings));
+  t.crypter = lazyCrypter(() => stackCrypter(ctx, t, t.settings, () => save(t)));
   return t;
 }
 
