@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
+  ConcurrentUpdateError,
   LocalWorkspace,
   StackAlreadyExistsError,
   StackNotFoundError,
@@ -444,6 +445,22 @@ describe("engine double: LocalWorkspace with the double on PATH", function () {
         err = e;
       }
       expect(err).to.be.instanceOf(StackAlreadyExistsError);
+      // A lock left by another process: the Automation API sees a ConcurrentUpdateError until
+      // `stack.cancel()` (`pulumi cancel`) removes it.
+      const lockDir = path.join(sb.state, ".pulumi/locks/organization/fleet/dev");
+      fs.mkdirSync(lockDir, { recursive: true });
+      fs.writeFileSync(
+        path.join(lockDir, "11111111-1111-4111-8111-111111111111.json"),
+        JSON.stringify({ pid: 2, username: "u", hostname: "h", timestamp: "2026-01-01T00:00:00Z" }),
+      );
+      err = undefined;
+      try {
+        await ws.removeStack("dev");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(ConcurrentUpdateError);
+      await stack.cancel();
       await ws.removeStack("dev");
       expect(await ws.listStacks()).to.deep.equal([]);
     } finally {

@@ -253,7 +253,7 @@ function updatesJSON(updates: UpdateInfo[], dec: Crypter | undefined): unknown[]
       kind: u.kind,
       startTime: formatTime(u.startTime),
       message: u.message,
-      environment: u.environment ?? {},
+      environment: u.environment ?? null, // a nil Go map marshals as null
       config,
     };
     if (u.result) info.result = u.result;
