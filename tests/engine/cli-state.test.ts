@@ -164,6 +164,10 @@ describe("engine double: state commands through bin/pulumi", function () {
     const bad = run(sb, ["config", "set", "x", "y", "--no-such-flag"]);
     expect(bad.code).to.equal(255);
     expect(bad.stderr).to.contain("unknown option '--no-such-flag'");
+    expect(run(sb, ["stack", "bogus"]).stderr).to.equal(
+      'error: unknown command "bogus" for "pulumi stack"\n',
+    );
+    expect(ok(sb, ["whoami", "-v"])).to.contain("Backend URL: file://");
     const both = run(sb, ["config", "set", "x", "y", "--secret", "--plaintext"]);
     expect(both.stderr).to.contain(
       "if any flags in the group [secret plaintext type] are set none of the others can be",

@@ -160,7 +160,13 @@ export const register: Register = (program, ctx) => {
   const config = program.command("config").description("Manage configuration");
   const list = config
     .command("__list", { isDefault: true, hidden: true })
-    .allowExcessArguments(false)
+    .allowExcessArguments(true)
+    // cobra: an operand that is no subcommand is `unknown command "x" for "pulumi config"`.
+    .hook("preAction", (_cmd, action) => {
+      if (action.args.length > 0) {
+        throw new CliError(`unknown command "${action.args[0]}" for "pulumi config"`);
+      }
+    })
     .option(
       "--show-secrets",
       "Show secret values when listing config instead of displaying blinded values",

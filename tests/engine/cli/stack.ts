@@ -309,7 +309,13 @@ export const register: Register = (program, ctx) => {
   const stack = program.command("stack").description("Manage stacks and view stack state");
   const current = stack
     .command("__current", { isDefault: true, hidden: true })
-    .allowExcessArguments(false)
+    .allowExcessArguments(true)
+    // cobra: an operand that is no subcommand is `unknown command "x" for "pulumi stack"`.
+    .hook("preAction", (_cmd, action) => {
+      if (action.args.length > 0) {
+        throw new CliError(`unknown command "${action.args[0]}" for "pulumi stack"`);
+      }
+    })
     .option("-i, --show-ids", "Display each resource's provider-assigned unique ID")
     .option("-u, --show-urns", "Display each resource's Pulumi-assigned globally unique URN")
     .option("--show-secrets", "Display stack outputs which are marked as secret in plaintext")
