@@ -21,7 +21,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { CliError } from "./cli/context";
-import type { RawConfigValue } from "./project";
+import { findProjectFile, loadProject, type RawConfigValue } from "./project";
 import type { JsonValue, SecretsProviders } from "./secrets";
 import { sortKeys } from "./secrets";
 import { readCredentials } from "./workspace";
@@ -302,7 +302,7 @@ export class FileBackend {
    * real CLI would log in to Pulumi Cloud; the double fails with a CliError that says what to set.
    */
   static fromEnv(env: NodeJS.ProcessEnv, cwd: string): FileBackend {
-    const url = FileBackend.urlFromEnv(env);
+    const url = FileBackend.urlFromEnv(env, cwd);
     if (!url) {
       throw new CliError(
         "no backend: the pulumi double does not log in to Pulumi Cloud; set PULUMI_BACKEND_URL=file://<dir> " +
@@ -312,9 +312,16 @@ export class FileBackend {
     return new FileBackend(url, cwd);
   }
 
-  /** `PULUMI_BACKEND_URL` or the logged-in URL, if any. */
-  static urlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  /**
+   * The backend URL as `pkg/workspace` `GetCurrentCloudURL` picks it: `PULUMI_BACKEND_URL`, else
+   * the project's `backend.url` (when `cwd` is in a project), else the logged-in URL.
+   */
+  static urlFromEnv(env: NodeJS.ProcessEnv, cwd?: string): string | undefined {
     if (env.PULUMI_BACKEND_URL) return env.PULUMI_BACKEND_URL;
+    if (cwd !== undefined && findProjectFile(cwd)) {
+      const fromProject = loadProject(cwd).backendURL;
+      if (fromProject) return fromProject;
+    }
     return readCredentials(env).current || undefined;
   }
 

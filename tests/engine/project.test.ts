@@ -7,10 +7,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
+  getConfigPath,
   loadProject,
   loadStackSettings,
   resolvedConfig,
   saveStackSettings,
+  setConfigPath,
   validateStackConfig,
   type Project,
   type RawConfigValue,
@@ -160,6 +162,27 @@ describe("engine double: project and stack config", () => {
     expect(cfg["fleet:workers"].value).to.equal('["w1",{"n":2,"name":"w2","size":"s"}]');
   });
 
+  it("sets values by path as config.Map.Set does", () => {
+    const cfg: Record<string, RawConfigValue> = { "fleet:s": "scalar" };
+    setConfigPath(cfg, "fleet:net.ports[0]", 22, true);
+    setConfigPath(cfg, "fleet:net.ports[1]", 23, true);
+    setConfigPath(cfg, 'fleet:net["a.b"]', "x", true);
+    expect(cfg["fleet:net"]).to.deep.equal({ ports: [22, 23], "a.b": "x" });
+    expect(getConfigPath(cfg, "fleet:net.ports[1]", true)).to.equal(23);
+    // A scalar at the top is replaced; deeper down it is an error.
+    setConfigPath(cfg, "fleet:s.x", "1", true);
+    expect(cfg["fleet:s"]).to.deep.equal({ x: "1" });
+    expect(() => setConfigPath(cfg, "fleet:s.x.y", "1", true)).to.throw(
+      "could not set config: s.x: expected a map",
+    );
+    expect(() => setConfigPath(cfg, "fleet:net.ports[5]", 1, true)).to.throw(
+      "could not set config: net.ports[5]: array index out of range",
+    );
+    expect(() => setConfigPath(cfg, "fleet:empty.secure", "v", true)).to.throw(
+      'maps with the single key "secure" are reserved',
+    );
+  });
+
   it("writes Pulumi.<stack>.yaml in ProjectStack order with sorted config keys", () => {
     const dir = projectDir(FLEET);
     saveStackSettings(dir, "dev", {
@@ -168,7 +191,7 @@ describe("engine double: project and stack config", () => {
     });
     const text = fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8");
     expect(text).to.equal(
-      "encryptionsalt: v1:salt\nconfig:\n  aws:region: x\n  fleet:a:\n    secure: v1:a:b\n  fleet:z: '1'\n",
+      'encryptionsalt: v1:salt\nconfig:\n  aws:region: x\n  fleet:a:\n    secure: v1:a:b\n  fleet:z: "1"\n',
     );
     const back = loadStackSettings(dir, "dev");
     expect(back.config["fleet:z"]).to.equal("1");

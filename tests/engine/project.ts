@@ -44,6 +44,8 @@ export interface Project {
   description?: string;
   /** `stackConfigDir:`, if any. */
   stackConfigDir?: string;
+  /** `backend.url:`, if any (the project's own state backend). */
+  backendURL?: string;
   /** `config:` after the shorthand rewrite (`RewriteShorthandConfigValues`). */
   config: Record<string, ProjectConfigType>;
   /** Absolute path of the project file. */
@@ -154,6 +156,12 @@ export function loadProject(dir: string): Project {
     main: typeof raw.main === "string" ? raw.main : undefined,
     description: typeof raw.description === "string" ? raw.description : undefined,
     stackConfigDir: typeof raw.stackConfigDir === "string" ? raw.stackConfigDir : undefined,
+    backendURL:
+      typeof raw.backend === "object" &&
+      raw.backend !== null &&
+      typeof (raw.backend as { url?: unknown }).url === "string"
+        ? (raw.backend as { url: string }).url
+        : undefined,
     config,
     file,
     dir: path.dirname(file),
@@ -384,7 +392,7 @@ export function saveStackSettings(dir: string, stack: string, settings: StackSet
     ? JSON.stringify(out, null, 4) + "\n"
     : Object.keys(out).length === 0
       ? "{}\n"
-      : yaml.dump(out, { lineWidth: -1, noRefs: true });
+      : yaml.dump(out, { lineWidth: -1, noRefs: true, quotingType: '"' }); // yaml.v3 quotes with "
   fs.writeFileSync(file, text);
   return file;
 }
@@ -623,9 +631,26 @@ export function getConfigPath(
   return v;
 }
 
+/** `resource.PropertyPath.String` (simple form: `a.b[0]`, quoted keys as `["a.b"]`). */
+function formatPath(p: PathSegment[]): string {
+  return p
+    .map((k, i) =>
+      typeof k === "number"
+        ? `[${k}]`
+        : /[.[\]"]/.test(k)
+          ? `["${k.replace(/"/g, '\\"')}"]`
+          : i === 0
+            ? k
+            : `.${k}`,
+    )
+    .join("");
+}
+
 /**
- * Sets `key` in stack config (`config.Map.Set`). With `isPath`, intermediate maps/lists are
- * created (a numeric segment makes a list), and an index may append at the end of a list.
+ * Sets `key` in stack config (`config/map.go` `Map.Set`, `config/object.go` `object.Set`). With
+ * `isPath`, missing maps/lists are created (a numeric segment makes a list), an index may append
+ * at the end of a list, a scalar at the top is replaced, and a scalar deeper down is an error
+ * ("could not set config: a.b: expected a map").
  */
 export function setConfigPath(
   config: Record<string, RawConfigValue>,
@@ -642,42 +667,49 @@ export function setConfigPath(
     config[top] = value;
     return;
   }
+  const fail = (prefix: PathSegment[], msg: string): never => {
+    throw new CliError(`could not set config: ${formatPath(prefix)}: ${msg}`);
+  };
+  const isContainer = (v: RawConfigValue | undefined): boolean =>
+    typeof v === "object" && v !== null && !isSecureLeaf(v);
   const container = (seg: PathSegment): RawConfigValue => (typeof seg === "number" ? [] : {});
-  if (
-    config[top] === undefined ||
-    typeof config[top] !== "object" ||
-    config[top] === null ||
-    isSecureLeaf(config[top])
-  ) {
-    config[top] = container(rest[0]);
-  }
+  if (!isContainer(config[top])) config[top] = container(rest[0]);
+  const prefix: PathSegment[] = [top.slice(top.indexOf(":") + 1)];
   let parent = config[top] as RawConfigValue[] | Record<string, RawConfigValue>;
   for (let i = 0; i < rest.length; i++) {
     const seg = rest[i];
+    prefix.push(seg);
     const last = i === rest.length - 1;
+    let next: RawConfigValue | undefined;
     if (Array.isArray(parent)) {
-      if (typeof seg !== "number")
-        throw new CliError(`could not set config: key for an array must be an int`);
-      if (seg > parent.length) throw new CliError(`could not set config: array index out of range`);
-      if (last) parent[seg] = value;
-      else {
-        const next = parent[seg];
-        if (next === undefined || typeof next !== "object" || next === null || isSecureLeaf(next)) {
-          parent[seg] = container(rest[i + 1]);
-        }
-        parent = parent[seg] as RawConfigValue[] | Record<string, RawConfigValue>;
+      if (typeof seg !== "number") fail(prefix, "key for an array must be an int");
+      const idx = seg as number;
+      if (idx < 0 || idx > parent.length) fail(prefix, "array index out of range");
+      if (last) {
+        parent[idx] = value;
+        return;
       }
+      next = parent[idx];
+      if (next === undefined || next === null) parent[idx] = next = container(rest[i + 1]);
     } else {
-      const k = String(seg);
-      if (last) parent[k] = value;
-      else {
-        const next = parent[k];
-        if (next === undefined || typeof next !== "object" || next === null || isSecureLeaf(next)) {
-          parent[k] = container(rest[i + 1]);
+      if (typeof seg !== "string") fail(prefix, "key for a map must be a string");
+      const k = seg as string;
+      if (last) {
+        if (k === "secure" && Object.keys(parent).length === 0 && typeof value === "string") {
+          // object.go, errSecureReprReserved
+          throw new CliError(
+            `could not set config: maps with the single key "secure" are reserved`,
+          );
         }
-        parent = parent[k] as RawConfigValue[] | Record<string, RawConfigValue>;
+        parent[k] = value;
+        return;
       }
+      next = parent[k];
+      if (next === undefined || next === null) parent[k] = next = container(rest[i + 1]);
     }
+    if (!isContainer(next))
+      fail(prefix, typeof rest[i + 1] === "number" ? "expected an array" : "expected a map");
+    parent = next as RawConfigValue[] | Record<string, RawConfigValue>;
   }
 }
 

@@ -20,8 +20,8 @@ export const register: Register = (program, ctx) => {
   const parseAsync = program.parseAsync.bind(program);
   program.parseAsync = (argv?: readonly string[], opts?: Parameters<Command["parseAsync"]>[1]) => {
     const args = [...(argv ?? [])];
-    const i = args.indexOf("whoami");
-    if (i >= 0 && (opts?.from === "user" || argv === undefined)) {
+    const i = commandIndex(args);
+    if (i >= 0 && args[i] === "whoami" && opts?.from === "user") {
       for (let j = i + 1; j < args.length && args[j] !== "--"; j++) {
         if (args[j] === "-v" || args[j] === "--verbose") args[j] = "--whoami-verbose";
       }
@@ -152,6 +152,30 @@ export const register: Register = (program, ctx) => {
     c.out(`The currently running update for '${t.ref.name}' has been canceled!\n`);
   });
 };
+
+/** Root options that take a value (`main.ts`), so their values are not mistaken for commands. */
+const ROOT_VALUE_OPTIONS = new Set([
+  "-C",
+  "--cwd",
+  "--color",
+  "-v",
+  "--verbose",
+  "--tracing",
+  "--profiling",
+  "--memprofilerate",
+  "--otel-traces",
+]);
+
+/** Index of the command name in user argv (the first operand), or -1. */
+function commandIndex(args: string[]): number {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return -1;
+    if (ROOT_VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith("-")) return i;
+  }
+  return -1;
+}
 
 /** `diyBackend.Name()`: the host name, or "diy". */
 function hostName(): string {

@@ -12,11 +12,20 @@ import { FileBackend, fullyQualified, parseStackRef, type StackRef } from "../ba
 import {
   loadProject,
   loadStackSettings,
+  resolvedConfig,
   saveStackSettings,
   type Project,
+  type ResolvedConfigValue,
   type StackSettings,
 } from "../project";
-import { crypterFromState, newPassphraseState, passphraseFromEnv, type Crypter } from "../secrets";
+import {
+  crypterFromState,
+  newPassphraseState,
+  passphraseFromEnv,
+  passphraseSecretsProviders,
+  type Crypter,
+  type SecretsProviders,
+} from "../secrets";
 import { currentStack, setCurrentStack } from "../workspace";
 import { CliError, type CliContext } from "./context";
 
@@ -126,13 +135,14 @@ export function stackCrypter(
   ctx: CliContext,
   target: StackTarget,
   settings: StackSettings,
+  persist: () => void = () => saveStackSettings(target.project.dir, target.ref.name, settings),
 ): Crypter {
   checkPassphraseProvider(settings);
   const passphrase = passphraseFromEnv(ctx.env, ctx.cwd);
   if (settings.encryptionsalt) return crypterFromState(passphrase, settings.encryptionsalt);
   const { state, crypter } = newPassphraseState(passphrase);
   settings.encryptionsalt = state;
-  saveStackSettings(target.project.dir, target.ref.name, settings);
+  persist(); // secrets.go: SecretsManagerMustSave
   return crypter;
 }
 
@@ -206,4 +216,36 @@ export function stackFromArgOrFlag(
     return arg;
   }
   return flag;
+}
+
+/** Everything an update needs about its stack (see {@link openStack}). */
+export interface OpenedStack extends StackTarget {
+  /** `Pulumi.<stack>.yaml`. */
+  settings: StackSettings;
+  /** The stack's secrets manager: encrypts config and checkpoint secrets. */
+  crypter: Crypter;
+  /** What the checkpoint's `secrets_providers` must say for this stack. */
+  secretsProviders: SecretsProviders;
+  /** Validated config with project defaults, as the language host receives it. */
+  config: Record<string, ResolvedConfigValue>;
+}
+
+/**
+ * Opens a stack for `up`/`preview`/`refresh`/`destroy` as the CLI does before it runs the
+ * engine: `RequireStack` (OfferNew), the secrets manager (built eagerly, so a passphrase stack
+ * fails without `PULUMI_CONFIG_PASSPHRASE` even when it has no secrets, like the CLI), then
+ * `ValidateStackConfigAndApplyProjectConfig` ("Stack 'dev' is missing configuration value …").
+ */
+export function openStack(ctx: CliContext, stackName: string | undefined): OpenedStack {
+  const target = requireStack(ctx, stackName, true);
+  const settings = targetSettings(target);
+  const crypter = stackCrypter(ctx, target, settings);
+  const config = resolvedConfig(target.project, target.ref.name, settings, crypter);
+  return {
+    ...target,
+    settings,
+    crypter,
+    secretsProviders: passphraseSecretsProviders(settings.encryptionsalt ?? ""),
+    config,
+  };
 }

@@ -54,7 +54,7 @@ function openConfig(ctx: CliContext, opts: { stack?: string; configFile?: string
     ? loadSettingsFile(file)
     : loadStackSettings(target.project.dir, target.ref.name);
   const t: ConfigTarget = { ...target, settings, file, crypter: BLINDING_CRYPTER };
-  t.crypter = lazyCrypter(() => stackCrypter(ctx, t, t.settings));
+  t.crypter = lazyCrypter(() => stackCrypter(ctx, t, t.settings, () => save(t)));
   return t;
 }
 
@@ -157,10 +157,16 @@ export const register: Register = (program, ctx) => {
   // `config` itself only dispatches: its listing is a hidden default subcommand, so that
   // options such as `--json` reach the subcommand that owns them (commander would otherwise let
   // the parent consume every option it knows, wherever it appears).
-  const config = new Command("config").description("Manage configuration");
+  const config = program.command("config").description("Manage configuration");
   const list = config
     .command("__list", { isDefault: true, hidden: true })
-    .allowExcessArguments(false)
+    .allowExcessArguments(true)
+    // cobra: an operand that is no subcommand is `unknown command "x" for "pulumi config"`.
+    .hook("preAction", (_cmd, action) => {
+      if (action.args.length > 0) {
+        throw new CliError(`unknown command "${action.args[0]}" for "pulumi config"`);
+      }
+    })
     .option(
       "--show-secrets",
       "Show secret values when listing config instead of displaying blinded values",
@@ -364,11 +370,11 @@ export const register: Register = (program, ctx) => {
         const t = openConfig(c, opts);
         for (const pair of opts.plaintext) {
           const [k, v] = parseKeyValuePair(t.project, pair, isPath);
-          setConfigPath(t.settings.config, k, isPath ? pathLeafValue(v) : v, isPath);
+          setAllPath(t.settings.config, k, isPath ? pathLeafValue(v) : v, isPath);
         }
         for (const pair of opts.secret) {
           const [k, v] = parseKeyValuePair(t.project, pair, isPath);
-          setConfigPath(t.settings.config, k, { secure: t.crypter.encryptValue(v) }, isPath);
+          setAllPath(t.settings.config, k, { secure: t.crypter.encryptValue(v) }, isPath);
         }
         if (opts.json) {
           let parsed: unknown;
@@ -435,9 +441,21 @@ export const register: Register = (program, ctx) => {
         removeConfigPath(t.settings.config, keyFor(t.project, key, !!opts.path), !!opts.path);
       save(t);
     });
-
-  program.addCommand(config);
 };
+
+/** `set-all` returns `Map.Set`'s error as it is (no "could not set config: " prefix). */
+function setAllPath(
+  config: Record<string, RawConfigValue>,
+  key: string,
+  v: RawConfigValue,
+  isPath: boolean,
+): void {
+  try {
+    setConfigPath(config, key, v, isPath);
+  } catch (e) {
+    throw new CliError((e as Error).message.replace(/^could not set config: /, ""));
+  }
+}
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];

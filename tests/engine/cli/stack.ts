@@ -253,7 +253,7 @@ function updatesJSON(updates: UpdateInfo[], dec: Crypter | undefined): unknown[]
       kind: u.kind,
       startTime: formatTime(u.startTime),
       message: u.message,
-      environment: u.environment ?? {},
+      environment: u.environment ?? null, // a nil Go map marshals as null
       config,
     };
     if (u.result) info.result = u.result;
@@ -306,10 +306,16 @@ function importProblems(d: Deployment, stackName: string): string[] {
 /** `pulumi stack` and subcommands. */
 export const register: Register = (program, ctx) => {
   // `stack` only dispatches; `pulumi stack` alone runs the hidden default subcommand (see config.ts).
-  const stack = new Command("stack").description("Manage stacks and view stack state");
+  const stack = program.command("stack").description("Manage stacks and view stack state");
   const current = stack
     .command("__current", { isDefault: true, hidden: true })
-    .allowExcessArguments(false)
+    .allowExcessArguments(true)
+    // cobra: an operand that is no subcommand is `unknown command "x" for "pulumi stack"`.
+    .hook("preAction", (_cmd, action) => {
+      if (action.args.length > 0) {
+        throw new CliError(`unknown command "${action.args[0]}" for "pulumi stack"`);
+      }
+    })
     .option("-i, --show-ids", "Display each resource's provider-assigned unique ID")
     .option("-u, --show-urns", "Display each resource's Pulumi-assigned globally unique URN")
     .option("--show-secrets", "Display stack outputs which are marked as secret in plaintext")
@@ -569,7 +575,7 @@ export const register: Register = (program, ctx) => {
             ["NAME", "LAST UPDATE", "RESOURCE COUNT"],
             summaries.map((s) => [
               s.name === currentName ? `${s.name}*` : s.name,
-              s.lastUpdate ? new Date(s.lastUpdate).toISOString() : "n/a",
+              s.lastUpdate ? humanizeTime(new Date(s.lastUpdate)) : "n/a",
               s.resourceCount !== undefined ? String(s.resourceCount) : "n/a",
             ]),
           ),
@@ -630,11 +636,20 @@ export const register: Register = (program, ctx) => {
         fs.rmSync(stackSettingsPath(t.project, t.ref.name), { force: true });
       }
       c.out(`Stack '${shown}' has been removed!\n`);
-      const sel = selectedStack(c, t.project, t.backend);
-      void sel;
+      // stack_remove.go: state.SetCurrentStack(ws, BackendURLKey, "") clears the selection.
       selectStack(c, t.project, t.backend, undefined);
     },
   );
+
+  sub("unselect")
+    .description("Resets stack selection from the current workspace")
+    .action(() => {
+      // stack_unselect.go: clears the selection for the current backend.
+      const c = ctx();
+      const project = tryLoadProject(c.cwd);
+      if (!project) return;
+      selectStack(c, project, FileBackend.fromEnv(c.env, c.cwd), undefined);
+    });
 
   stackOption(
     sub("output")
@@ -857,8 +872,6 @@ export const register: Register = (program, ctx) => {
       }
     },
   );
-
-  program.addCommand(stack);
 };
 
 function stateCrypterLazy(c: CliContext, d: Deployment | undefined): Crypter {
@@ -886,6 +899,43 @@ function reencrypt(v: RawConfigValue, from: Crypter, to: Crypter): RawConfigValu
     return out;
   }
   return v;
+}
+
+/** go-humanize `Time` (what `stack ls` shows under LAST UPDATE). */
+export function humanizeTime(t: Date, now: Date = new Date()): string {
+  const secs = Math.floor((now.getTime() - t.getTime()) / 1000);
+  const label = secs < 0 ? "from now" : "ago";
+  const d = Math.abs(secs);
+  const M = 60;
+  const H = 60 * M;
+  const D = 24 * H;
+  const W = 7 * D;
+  const MO = 30 * D;
+  const Y = 12 * MO;
+  const steps: [number, string, number][] = [
+    [1, "now", 0],
+    [2, "1 second", 0],
+    [M, "%d seconds", 1],
+    [2 * M, "1 minute", 0],
+    [H, "%d minutes", M],
+    [2 * H, "1 hour", 0],
+    [D, "%d hours", H],
+    [2 * D, "1 day", 0],
+    [W, "%d days", D],
+    [2 * W, "1 week", 0],
+    [MO, "%d weeks", W],
+    [2 * MO, "1 month", 0],
+    [Y, "%d months", MO],
+    [Y + 6 * MO, "1 year", 0],
+    [2 * Y, "2 years", 0],
+  ];
+  for (const [limit, fmt, div] of steps) {
+    if (d < limit) {
+      if (fmt === "now") return "now";
+      return `${div ? fmt.replace("%d", String(Math.floor(d / div))) : fmt} ${label}`;
+    }
+  }
+  return `${Math.floor(d / Y)} years ${label}`;
 }
 
 /** `stack.go`, `stringifyOutput`: strings raw, anything else single-line JSON. */
