@@ -117,7 +117,9 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
   this.timeout(600_000);
   before(function () {
     if (REAL_MISSING) {
-      console.log("    skipped: FLEET_E2E_REAL=1 but `pulumi version` failed: install the Pulumi CLI");
+      console.log(
+        "    skipped: FLEET_E2E_REAL=1 but `pulumi version` failed: install the Pulumi CLI",
+      );
       this.skip();
     }
   });
@@ -135,7 +137,14 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     expect(alive(a), "e2e-a process").to.equal(true);
     expect(alive(b), "e2e-b process").to.equal(true);
     const logs = path.join(p.dir, ".fleet", "local", "e2e");
-    expect(await eventually(() => fs.existsSync(path.join(logs, "e2e-a.log")) && /heartbeat/.test(fs.readFileSync(path.join(logs, "e2e-a.log"), "utf8"))), "heartbeat in e2e-a.log").to.equal(true);
+    expect(
+      await eventually(
+        () =>
+          fs.existsSync(path.join(logs, "e2e-a.log")) &&
+          /heartbeat/.test(fs.readFileSync(path.join(logs, "e2e-a.log"), "utf8")),
+      ),
+      "heartbeat in e2e-a.log",
+    ).to.equal(true);
 
     const listed = JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[];
     expect(listed.map((w) => [w.name, pidOf(w)])).to.deep.equal([
@@ -147,7 +156,9 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     expect(deleted.status, deleted.stderr).to.equal(0);
     expect(await eventually(() => !alive(a)), "e2e-a stopped").to.equal(true);
     expect(alive(b), "e2e-b still running").to.equal(true);
-    expect((JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[]).map((w) => w.name)).to.deep.equal(["e2e-b"]);
+    expect(
+      (JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[]).map((w) => w.name),
+    ).to.deep.equal(["e2e-b"]);
 
     const all = p.fleet("delete-all", "--yes");
     expect(all.status, all.stderr).to.equal(0);
@@ -161,14 +172,20 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     const p = project("plain", { "fleet:cloud": "local", "fleet:workers": '["plain-a"]' });
     // fleet's own defaults: a file backend and a generated passphrase in the project's .fleet/.
     const own = { ...p.env, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
-    const env = spawnSync(process.execPath, [CLI, "-C", p.dir, "env"], { env: own, encoding: "utf8" });
+    const env = spawnSync(process.execPath, [CLI, "-C", p.dir, "env"], {
+      env: own,
+      encoding: "utf8",
+    });
     expect(env.status, env.stderr).to.equal(0);
     const vars: NodeJS.ProcessEnv = {};
     for (const line of env.stdout.trim().split("\n")) {
       const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
       if (m) vars[m[1]] = JSON.parse(m[2]) as string;
     }
-    expect(Object.keys(vars).sort()).to.deep.equal(["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE"]);
+    expect(Object.keys(vars).sort()).to.deep.equal([
+      "PULUMI_BACKEND_URL",
+      "PULUMI_CONFIG_PASSPHRASE_FILE",
+    ]);
     const plainEnv = { ...vars, PULUMI_CONFIG_PASSPHRASE: undefined };
     expect(vars.PULUMI_BACKEND_URL).to.equal(`file://${path.join(p.dir, ".fleet", "state")}`);
     const init = p.pulumi(["stack", "init"], plainEnv);
@@ -181,7 +198,9 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     const pid = pidOf(workers[0]);
     expect(alive(pid)).to.equal(true);
     // The program ran with dist/ as its working directory; state and logs still live in the project.
-    expect(fs.existsSync(path.join(p.dir, ".fleet", "local", "plain", "plain-a.log"))).to.equal(true);
+    expect(fs.existsSync(path.join(p.dir, ".fleet", "local", "plain", "plain-a.log"))).to.equal(
+      true,
+    );
     const destroy = p.pulumi(["destroy", "--yes"], plainEnv);
     expect(destroy.status, `${destroy.stdout}\n${destroy.stderr}`).to.equal(0);
     expect(await eventually(() => !alive(pid))).to.equal(true);
@@ -204,21 +223,34 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       expect(await droplets()).to.deep.equal(["do-a", "do-b"]);
 
       const faults = JSON.stringify([
-        { op: "create", match: { name: "digitalocean-do-c" }, error: "Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 Size is not available in this region." },
+        {
+          op: "create",
+          match: { name: "digitalocean-do-c" },
+          error:
+            "Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 Size is not available in this region.",
+        },
       ]);
-      const failed = spawnSync(process.execPath, [CLI, "-C", p.dir, "--stack", "sim", "create", "do-c", "do-d"], {
-        env: { ...p.env, PULUMI_DOUBLE_FAULTS: faults },
-        encoding: "utf8",
-        input: "",
-      });
+      const failed = spawnSync(
+        process.execPath,
+        [CLI, "-C", p.dir, "--stack", "sim", "create", "do-c", "do-d"],
+        {
+          env: { ...p.env, PULUMI_DOUBLE_FAULTS: faults },
+          encoding: "utf8",
+          input: "",
+        },
+      );
       expect(failed.status).to.equal(1);
       expect(failed.stderr).to.contain("do-c");
       expect(failed.stderr).to.contain("Size is not available in this region");
       expect(failed.stderr).to.not.match(/<\{%/);
       const ledger = readLedger(p.env.PULUMI_DOUBLE_DIR as string);
-      expect(ledger.filter((l) => l.outcome === "fault").map((l) => l.name)).to.deep.equal(["digitalocean-do-c"]);
+      expect(ledger.filter((l) => l.outcome === "fault").map((l) => l.name)).to.deep.equal([
+        "digitalocean-do-c",
+      ]);
 
-      const listed = (JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[]).map((w) => w.name).sort();
+      const listed = (JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[])
+        .map((w) => w.name)
+        .sort();
       // Every worker in the cloud is listed, and every listed worker is in the cloud.
       expect(listed).to.deep.equal(await droplets());
       expect(listed).to.include.members(["do-a", "do-b"]);

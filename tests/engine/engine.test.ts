@@ -37,7 +37,9 @@ describe("pulumi double: engine rules", function () {
     ok(set);
     const r = p.pulumi(["up", "--yes", "--stack", "dev"]);
     expect(r.status).to.equal(255);
-    expect(r.stderr).to.contain("Stack 'dev' with configuration key 'count' must be of type 'integer'");
+    expect(r.stderr).to.contain(
+      "Stack 'dev' with configuration key 'count' must be of type 'integer'",
+    );
   });
 
   it("creates, keeps the same, updates in place and replaces create-before-delete (step_generator.go)", () => {
@@ -137,7 +139,13 @@ describe("pulumi double: engine rules", function () {
     p.setResources([droplet("old")]);
     ok(p.up().run);
     p.setResources([droplet("a"), droplet("b"), droplet("c")]);
-    const faults = JSON.stringify([{ op: "create", match: { name: "b" }, error: "Error creating droplet: 422 Size is not available in this region." }]);
+    const faults = JSON.stringify([
+      {
+        op: "create",
+        match: { name: "b" },
+        error: "Error creating droplet: 422 Size is not available in this region.",
+      },
+    ]);
     const r = p.up(["--parallel", "1"], { PULUMI_DOUBLE_FAULTS: faults });
     expect(r.run.status).to.equal(255);
     expect(r.run.stderr).to.contain("update failed");
@@ -145,9 +153,14 @@ describe("pulumi double: engine rules", function () {
     expect(failed).to.have.length(1);
     const names = p.stateNames().sort();
     expect(names).to.deep.equal(["a", "old"]);
-    const inCloud = (await p.cloud()).filter((o) => o.type === DROPLET).map((o) => String(o.outputs.name)).sort();
+    const inCloud = (await p.cloud())
+      .filter((o) => o.type === DROPLET)
+      .map((o) => String(o.outputs.name))
+      .sort();
     expect(inCloud).to.deep.equal(["a", "old"]);
-    const diag = r.events.find((e) => "diagnosticEvent" in e && e.diagnosticEvent.severity === "error");
+    const diag = r.events.find(
+      (e) => "diagnosticEvent" in e && e.diagnosticEvent.severity === "error",
+    );
     expect(diag && "diagnosticEvent" in diag ? diag.diagnosticEvent.message : "").to.equal(
       "<{%reset%}>Error creating droplet: 422 Size is not available in this region.<{%reset%}>\n",
     );
@@ -171,7 +184,15 @@ describe("pulumi double: engine rules", function () {
     const r = p.up(["--target", urn]);
     ok(r.run);
     expect(p.stateNames()).to.deep.equal(["a"]);
-    const none = p.pulumi(["up", "--yes", "--stack", "dev", "--target", urn, "--expect-no-changes"]);
+    const none = p.pulumi([
+      "up",
+      "--yes",
+      "--stack",
+      "dev",
+      "--target",
+      urn,
+      "--expect-no-changes",
+    ]);
     ok(none);
     const some = p.pulumi(["up", "--yes", "--stack", "dev", "--expect-no-changes"]);
     expect(some.status).to.equal(255);
@@ -187,7 +208,8 @@ describe("pulumi double: engine rules", function () {
     let now = 0;
     let max = 0;
     for (const e of r.events) {
-      if ("resourcePreEvent" in e && e.resourcePreEvent.metadata.type === DROPLET) max = Math.max(max, ++now);
+      if ("resourcePreEvent" in e && e.resourcePreEvent.metadata.type === DROPLET)
+        max = Math.max(max, ++now);
       if ("resOutputsEvent" in e && e.resOutputsEvent.metadata.type === DROPLET) now--;
     }
     expect(max).to.equal(2);
@@ -199,7 +221,11 @@ describe("pulumi double: engine rules", function () {
     ok(p.up().run);
     const before = (await p.cloud()).find((o) => o.type === DROPLET);
     const { openCloud } = await import("./cloud");
-    await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand("digitalocean", DROPLET, String(before?.id));
+    await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand(
+      "digitalocean",
+      DROPLET,
+      String(before?.id),
+    );
     const plain = p.up();
     ok(plain.run);
     expect(steps(plain.events).filter(([, n]) => n === "r1")).to.deep.equal([["same", "r1"]]);
@@ -217,7 +243,11 @@ describe("pulumi double: engine rules", function () {
   it("the stack lock: a lock left behind makes the next update fail with the real message, `cancel` clears it", () => {
     const p = engineProject();
     p.setResources([]);
-    ok(p.pulumi(["up", "--yes", "--stack", "dev"], { PULUMI_DOUBLE_FAULTS: JSON.stringify([{ leaveLocked: true }]) }));
+    ok(
+      p.pulumi(["up", "--yes", "--stack", "dev"], {
+        PULUMI_DOUBLE_FAULTS: JSON.stringify([{ leaveLocked: true }]),
+      }),
+    );
     const r = p.pulumi(["up", "--yes", "--stack", "dev"]);
     expect(r.status).to.equal(255);
     // The Automation API classifies this text as ConcurrentUpdateError (automation/errors.js).
@@ -231,7 +261,10 @@ describe("pulumi double: engine rules", function () {
     p.setResources([droplet("slow"), droplet("next")]);
     const log = path.join(p.dir, "sigint.jsonl");
     const faults = JSON.stringify([{ op: "create", match: { name: "slow" }, delayMs: 3000 }]);
-    const child = p.start(["up", "--yes", "--stack", "dev", "--parallel", "1", "--event-log", log], { PULUMI_DOUBLE_FAULTS: faults });
+    const child = p.start(
+      ["up", "--yes", "--stack", "dev", "--parallel", "1", "--event-log", log],
+      { PULUMI_DOUBLE_FAULTS: faults },
+    );
     let out = "";
     child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
@@ -244,13 +277,17 @@ describe("pulumi double: engine rules", function () {
     expect(p.stateNames()).to.deep.equal(["slow"]);
     expect(p.checkpoint().pending).to.deep.equal([]);
     const summary = readEvents(log).find((e) => "summaryEvent" in e);
-    expect(summary && "summaryEvent" in summary ? summary.summaryEvent.result : "").to.equal("canceled");
+    expect(summary && "summaryEvent" in summary ? summary.summaryEvent.result : "").to.equal(
+      "canceled",
+    );
   });
 
   it("SIGINT twice terminates at once, leaving the pending operation; the next run warns about it", async () => {
     const p = engineProject();
     p.setResources([droplet("stuck")]);
-    const faults = JSON.stringify([{ op: "create", match: { name: "stuck" }, hang: true, times: 1 }]);
+    const faults = JSON.stringify([
+      { op: "create", match: { name: "stuck" }, hang: true, times: 1 },
+    ]);
     const child = p.start(["up", "--yes", "--stack", "dev"], { PULUMI_DOUBLE_FAULTS: faults });
     let out = "";
     child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
@@ -262,11 +299,17 @@ describe("pulumi double: engine rules", function () {
     await new Promise((r) => child.once("exit", r));
     expect(out).to.contain("terminating");
     const pending = p.checkpoint().pending;
-    expect(pending.map((o) => [o.type, o.resource.urn.split("::").pop()])).to.deep.equal([["creating", "stuck"]]);
+    expect(pending.map((o) => [o.type, o.resource.urn.split("::").pop()])).to.deep.equal([
+      ["creating", "stuck"],
+    ]);
     const next = p.up();
     ok(next.run);
-    const warning = next.events.find((e) => "diagnosticEvent" in e && e.diagnosticEvent.severity === "warning");
-    expect(warning && "diagnosticEvent" in warning ? warning.diagnosticEvent.message : "").to.contain(
+    const warning = next.events.find(
+      (e) => "diagnosticEvent" in e && e.diagnosticEvent.severity === "warning",
+    );
+    expect(
+      warning && "diagnosticEvent" in warning ? warning.diagnosticEvent.message : "",
+    ).to.contain(
       "Attempting to deploy or update resources with 1 pending operations from previous deployment.\n  * urn:pulumi:dev::fixture::digitalocean:index/droplet:Droplet::stuck, interrupted while creating",
     );
   });
@@ -274,7 +317,9 @@ describe("pulumi double: engine rules", function () {
   it("a kill mid-create orphans the object in the cloud; refresh --clear-pending-creates clears the pending create; out-of-band deletes leave state on refresh", async () => {
     const p = engineProject();
     p.setResources([droplet("a"), droplet("b")]);
-    const r = p.up(["--parallel", "1"], { PULUMI_DOUBLE_FAULTS: JSON.stringify([{ kill: { afterSteps: 1 } }]) });
+    const r = p.up(["--parallel", "1"], {
+      PULUMI_DOUBLE_FAULTS: JSON.stringify([{ kill: { afterSteps: 1 } }]),
+    });
     expect(r.run.signal).to.equal("SIGKILL");
     const cloud = (await p.cloud()).filter((o) => o.type === DROPLET);
     expect(cloud).to.have.length(1);
@@ -291,19 +336,34 @@ describe("pulumi double: engine rules", function () {
     ok(p.up().run);
     const c = (await p.cloud()).find((o) => o.type === DROPLET && o.outputs.name === "c");
     const { openCloud } = await import("./cloud");
-    await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand("digitalocean", DROPLET, String(c?.id));
+    await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand(
+      "digitalocean",
+      DROPLET,
+      String(c?.id),
+    );
     ok(p.pulumi(["refresh", "--yes", "--stack", "dev"]));
     expect(p.stateNames()).to.deep.equal([]);
   });
 
   it("keeps secrets encrypted in the checkpoint and the stack file", () => {
     const p = engineProject();
-    p.setResources([{ ...droplet("s"), props: { ...droplet("s").props, userData: "token=hunter2" }, secretProps: ["userData"] }]);
+    p.setResources([
+      {
+        ...droplet("s"),
+        props: { ...droplet("s").props, userData: "token=hunter2" },
+        secretProps: ["userData"],
+      },
+    ]);
     ok(p.up().run);
-    const text = fs.readFileSync(path.join(p.dir, "state", ".pulumi", "stacks", "fixture", "dev.json"), "utf8");
+    const text = fs.readFileSync(
+      path.join(p.dir, "state", ".pulumi", "stacks", "fixture", "dev.json"),
+      "utf8",
+    );
     expect(text).to.not.contain("hunter2");
     // Written compact, as the DIY backend does (`pkg/backend/diy/state.go`).
-    expect(text).to.contain('"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270"');
+    expect(text).to.contain(
+      '"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270"',
+    );
     expect(text).to.match(/"ciphertext":"v1:/);
   });
 
@@ -315,13 +375,26 @@ describe("pulumi double: engine rules", function () {
     // pkg/engine/lifecycletest/testdata/output/TestDestroyWithProgramWithComponents/0/eventstream.json.
     const keysOf = (e: EngineEvent) => Object.keys(e).sort();
     expect(keysOf(events[0])).to.deep.equal(["preludeEvent", "sequence", "timestamp"]);
-    const pre = events.find((e) => "resourcePreEvent" in e && e.resourcePreEvent.metadata.type === DROPLET);
-    expect(pre && "resourcePreEvent" in pre ? Object.keys(pre.resourcePreEvent.metadata).sort() : []).to.deep.equal(
-      ["detailedDiff", "logical", "new", "old", "op", "provider", "type", "urn"],
+    const pre = events.find(
+      (e) => "resourcePreEvent" in e && e.resourcePreEvent.metadata.type === DROPLET,
     );
+    expect(
+      pre && "resourcePreEvent" in pre ? Object.keys(pre.resourcePreEvent.metadata).sort() : [],
+    ).to.deep.equal(["detailedDiff", "logical", "new", "old", "op", "provider", "type", "urn"]);
     const meta = pre && "resourcePreEvent" in pre ? pre.resourcePreEvent.metadata : undefined;
-    expect(Object.keys(meta?.new ?? {}).sort()).to.deep.equal(["custom", "id", "inputs", "outputs", "parent", "provider", "type", "urn"]);
-    expect(meta?.provider).to.match(/^urn:pulumi:dev::fixture::pulumi:providers:digitalocean::default(_[0-9_]+)?::[0-9a-f-]{36}$/);
+    expect(Object.keys(meta?.new ?? {}).sort()).to.deep.equal([
+      "custom",
+      "id",
+      "inputs",
+      "outputs",
+      "parent",
+      "provider",
+      "type",
+      "urn",
+    ]);
+    expect(meta?.provider).to.match(
+      /^urn:pulumi:dev::fixture::pulumi:providers:digitalocean::default(_[0-9_]+)?::[0-9a-f-]{36}$/,
+    );
     const summary = events[events.length - 2];
     expect("summaryEvent" in summary && Object.keys(summary.summaryEvent).sort()).to.deep.equal([
       "PolicyPacks",
@@ -331,7 +404,11 @@ describe("pulumi double: engine rules", function () {
       "resourceChanges",
       "result",
     ]);
-    expect(keysOf(events[events.length - 1])).to.deep.equal(["cancelEvent", "sequence", "timestamp"]);
+    expect(keysOf(events[events.length - 1])).to.deep.equal([
+      "cancelEvent",
+      "sequence",
+      "timestamp",
+    ]);
     expect(events.map((e) => e.sequence)).to.deep.equal(events.map((_, i) => i));
   });
 });

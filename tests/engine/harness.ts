@@ -53,8 +53,14 @@ export interface EngineProject {
   /** Sets `fixture:resources` in the stack file. */
   setResources(resources: FixtureResource[]): void;
   /** `up --yes` with an event log; returns the run and its events. */
-  up(extra?: string[], extraEnv?: NodeJS.ProcessEnv): { run: SpawnSyncReturns<string>; events: EngineEvent[] };
-  checkpoint(): { resources: CheckpointResource[]; pending: { type: string; resource: CheckpointResource }[] };
+  up(
+    extra?: string[],
+    extraEnv?: NodeJS.ProcessEnv,
+  ): { run: SpawnSyncReturns<string>; events: EngineEvent[] };
+  checkpoint(): {
+    resources: CheckpointResource[];
+    pending: { type: string; resource: CheckpointResource }[];
+  };
   /** Custom resources in state, by logical name. */
   stateNames(): string[];
   /** Objects in the simulated cloud. */
@@ -101,12 +107,17 @@ export function engineProject(extraProjectConfig: Record<string, unknown> = {}):
         stdio: ["ignore", "pipe", "pipe"],
       }),
     setResources(resources) {
-      const doc = (yaml.load(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+      const doc = (yaml.load(fs.readFileSync(stackFile, "utf8")) ?? {}) as {
+        config?: Record<string, unknown>;
+      };
       doc.config = { ...(doc.config ?? {}), "fixture:resources": JSON.stringify(resources) };
       fs.writeFileSync(stackFile, yaml.dump(doc));
     },
     up(extra = [], extraEnv = {}) {
-      const log = path.join(dir, `events-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`);
+      const log = path.join(
+        dir,
+        `events-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`,
+      );
       const r = run(["up", "--yes", "--stack", "dev", "--event-log", log, ...extra], extraEnv);
       return { run: r, events: readEvents(log) };
     },
@@ -114,9 +125,17 @@ export function engineProject(extraProjectConfig: Record<string, unknown> = {}):
       const file = path.join(dir, "state", ".pulumi", "stacks", "fixture", "dev.json");
       if (!fs.existsSync(file)) return { resources: [], pending: [] };
       const cp = JSON.parse(fs.readFileSync(file, "utf8")) as {
-        checkpoint: { latest?: { resources?: CheckpointResource[]; pending_operations?: { type: string; resource: CheckpointResource }[] } };
+        checkpoint: {
+          latest?: {
+            resources?: CheckpointResource[];
+            pending_operations?: { type: string; resource: CheckpointResource }[];
+          };
+        };
       };
-      return { resources: cp.checkpoint.latest?.resources ?? [], pending: cp.checkpoint.latest?.pending_operations ?? [] };
+      return {
+        resources: cp.checkpoint.latest?.resources ?? [],
+        pending: cp.checkpoint.latest?.pending_operations ?? [],
+      };
     },
     stateNames() {
       return p
@@ -143,7 +162,11 @@ export function readEvents(file: string): EngineEvent[] {
 export function steps(events: EngineEvent[]): [string, string][] {
   const out: [string, string][] = [];
   for (const e of events)
-    if ("resourcePreEvent" in e) out.push([e.resourcePreEvent.metadata.op, e.resourcePreEvent.metadata.urn.split("::").pop() as string]);
+    if ("resourcePreEvent" in e)
+      out.push([
+        e.resourcePreEvent.metadata.op,
+        e.resourcePreEvent.metadata.urn.split("::").pop() as string,
+      ]);
   return out;
 }
 

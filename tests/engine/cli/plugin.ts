@@ -20,7 +20,9 @@ function pluginsDir(env: NodeJS.ProcessEnv): string {
 }
 
 export const register: Register = (program, ctx) => {
-  const plugin = program.command("plugin").description("manage language and resource provider plugins");
+  const plugin = program
+    .command("plugin")
+    .description("manage language and resource provider plugins");
   plugin
     .command("install")
     .description("install one or more plugins")
@@ -34,11 +36,15 @@ export const register: Register = (program, ctx) => {
     .option("--checksum <sha256>", "the expected SHA256 checksum")
     .action((kind?: string, name?: string, version?: string) => {
       const c = ctx();
-      if (!kind) throw new CliError("the double installs plugins by kind and name only (no project plugin list)");
+      if (!kind)
+        throw new CliError(
+          "the double installs plugins by kind and name only (no project plugin list)",
+        );
       if (!KINDS.includes(kind)) throw new CliError(`unrecognized plugin kind: ${kind}`);
       if (!name) throw new CliError("missing plugin name argument");
       const v = (version ?? "").replace(/^v/, "");
-      if (version && !/^\d+\.\d+\.\d+([-+].*)?$/.test(v)) throw new CliError(`invalid plugin semver: ${version}`);
+      if (version && !/^\d+\.\d+\.\d+([-+].*)?$/.test(v))
+        throw new CliError(`invalid plugin semver: ${version}`);
       if (kind !== "resource" || !(SIMULATED_PACKAGES as readonly string[]).includes(name)) {
         throw new CliError(
           `[${kind} plugin ${name}${version ? `-${version}` : ""}] downloading: the pulumi double cannot download plugins (no network); it simulates only ${SIMULATED_PACKAGES.join(", ")}`,
@@ -65,12 +71,20 @@ export const register: Register = (program, ctx) => {
         .map((m) => {
           const stat = fs.statSync(path.join(dir, m[0]));
           // `plugin_list.go`, pluginInfoJSON.
-          return { name: m[2], kind: m[1], version: m[3] ?? "", size: 0, installTime: stat.mtime.toISOString(), lastUsedTime: stat.mtime.toISOString() };
+          return {
+            name: m[2],
+            kind: m[1],
+            version: m[3] ?? "",
+            size: 0,
+            installTime: stat.mtime.toISOString(),
+            lastUsedTime: stat.mtime.toISOString(),
+          };
         });
       if (o.json) c.out(`${JSON.stringify(list, null, 4)}\n`);
       else {
         c.out("NAME  KIND  VERSION  SIZE  INSTALLED  LAST USED\n");
-        for (const p of list) c.out(`${p.name}  ${p.kind}  ${p.version}  0 B  ${p.installTime}  ${p.lastUsedTime}\n`);
+        for (const p of list)
+          c.out(`${p.name}  ${p.kind}  ${p.version}  0 B  ${p.installTime}  ${p.lastUsedTime}\n`);
       }
     });
   plugin
@@ -89,7 +103,12 @@ export const register: Register = (program, ctx) => {
       for (const e of fs.readdirSync(dir)) {
         const m = /^(\w+)-(.+?)(?:-v(\d[^/]*))?$/.exec(e);
         if (!m) continue;
-        if (o.all || ((!kind || m[1] === kind) && (!name || m[2] === name) && (!version || m[3] === version.replace(/^v/, ""))))
+        if (
+          o.all ||
+          ((!kind || m[1] === kind) &&
+            (!name || m[2] === name) &&
+            (!version || m[3] === version.replace(/^v/, "")))
+        )
           fs.rmSync(path.join(dir, e), { recursive: true, force: true });
       }
     });

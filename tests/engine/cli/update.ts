@@ -58,44 +58,73 @@ function commonFlags(cmd: Command, kind: OperationKind): Command {
     .option("--exec-agent <agent>", "the agent executing the command")
     .option("--event-log <path>", "log events to a file (or tcp://host:port)")
     .option("-p, --parallel <n>", "allow P resource operations to run in parallel at once")
-    .option("-t, --target <urn>", "specify a single resource URN to operate on (repeatable)", collect)
+    .option(
+      "-t, --target <urn>",
+      "specify a single resource URN to operate on (repeatable)",
+      collect,
+    )
     .option("-m, --message <text>", "optional message to associate with the update")
     .option("--diff", "display operation as a rich diff")
     .option("--suppress-outputs", "suppress display of stack outputs")
     .option("--suppress-progress", "suppress display of periodic progress dots")
     .option("-j, --json", "serialize the update diffs, operations, and overall output as JSON")
     .option("--show-secrets", "show secret outputs in the CLI output");
-  if (kind !== "refresh") cmd.option("-r, --refresh", "refresh the state of the stack's resources first");
+  if (kind !== "refresh")
+    cmd.option("-r, --refresh", "refresh the state of the stack's resources first");
   if (kind === "update" || kind === "preview" || kind === "refresh")
     cmd.option("--expect-no-changes", "return an error if any changes occur during this operation");
-  if (kind === "update" || kind === "destroy") cmd.option("--continue-on-error", "continue past errors from independent resources");
+  if (kind === "update" || kind === "destroy")
+    cmd.option("--continue-on-error", "continue past errors from independent resources");
   if (kind !== "update") cmd.option("--preview-only", "only show a preview");
-  if (kind === "refresh") cmd.option("--clear-pending-creates", "clear all pending creates, dropping them from the state");
-  if (kind !== "update" && kind !== "preview") cmd.option("--run-program [bool]", "run the program to determine up-to-date state");
+  if (kind === "refresh")
+    cmd.option(
+      "--clear-pending-creates",
+      "clear all pending creates, dropping them from the state",
+    );
+  if (kind !== "update" && kind !== "preview")
+    cmd.option("--run-program [bool]", "run the program to determine up-to-date state");
   if (kind === "update" || kind === "preview")
     cmd
-      .option("-c, --config <key=value>", "config to use during the update and save to the stack config file", collect)
+      .option(
+        "-c, --config <key=value>",
+        "config to use during the update and save to the stack config file",
+        collect,
+      )
       .option("--config-path", "config keys contain a path to a property in a map or list to set");
   return cmd;
 }
 
 export const register: Register = (program, ctx) => {
   const define = (name: string, kind: OperationKind, description: string) =>
-    commonFlags(program.command(name).description(description), kind).action(async (flags: UpdateFlags) => {
-      const k = kind === "update" || kind === "destroy" || kind === "refresh" ? (flags.previewOnly ? "preview" : kind) : kind;
-      await runOperation(ctx(), kind, k === "preview" && kind !== "preview" ? kind : k, flags);
-    });
+    commonFlags(program.command(name).description(description), kind).action(
+      async (flags: UpdateFlags) => {
+        const k =
+          kind === "update" || kind === "destroy" || kind === "refresh"
+            ? flags.previewOnly
+              ? "preview"
+              : kind
+            : kind;
+        await runOperation(ctx(), kind, k === "preview" && kind !== "preview" ? kind : k, flags);
+      },
+    );
   define("up", "update", "create or update the resources in a stack");
   define("preview", "preview", "show a preview of updates to a stack's resources");
   define("destroy", "destroy", "destroy all existing resources in the stack");
   define("refresh", "refresh", "refresh the resources in a stack");
 };
 
-async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationKind, flags: UpdateFlags): Promise<void> {
+async function runOperation(
+  ctx: CliContext,
+  kind: OperationKind,
+  _k: OperationKind,
+  flags: UpdateFlags,
+): Promise<void> {
   const preview = kind === "preview" || flags.previewOnly === true;
   if (!preview && !flags.yes && !flags.skipPreview && !process.stdin.isTTY) {
     // `pkg/cmd/pulumi/operations/up.go`: non-interactive runs need --yes (or --skip-preview).
-    throw new CliError("--yes or --skip-preview must be passed in to proceed when running in non-interactive mode");
+    throw new CliError(
+      "--yes or --skip-preview must be passed in to proceed when running in non-interactive mode",
+    );
   }
   const ws = await openWorkspace(ctx, flags.stack, { forUpdate: true });
   if (flags.config?.length) await ws.setConfigFromFlags(flags.config, flags.configPath === true);
@@ -115,7 +144,9 @@ async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationK
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) {
-      ctx.out("^C received; cancelling. If you would like to terminate immediately, press ^C again.\n");
+      ctx.out(
+        "^C received; cancelling. If you would like to terminate immediately, press ^C again.\n",
+      );
       deployment?.cancel();
     } else {
       // Terminate: no more waiting for steps in flight; their pending operations stay in the
@@ -127,7 +158,12 @@ async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationK
   process.on("SIGINT", onSigint);
   try {
     events.emit({ preludeEvent: { config: ws.displayConfig() } });
-    const verb = { update: "Updating", preview: "Previewing update", destroy: "Destroying", refresh: "Refreshing" }[preview ? "preview" : kind];
+    const verb = {
+      update: "Updating",
+      preview: "Previewing update",
+      destroy: "Destroying",
+      refresh: "Refreshing",
+    }[preview ? "preview" : kind];
     print(`${verb} (${ws.stack}):`);
 
     if (flags.refresh && kind !== "refresh" && !preview) {
@@ -156,7 +192,10 @@ async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationK
         });
       }
       print("Resources:");
-      for (const [op, n] of changed) print(`    ${n} ${op === "create" ? "created" : op === "delete" ? "deleted" : op === "update" ? "updated" : op}`);
+      for (const [op, n] of changed)
+        print(
+          `    ${n} ${op === "create" ? "created" : op === "delete" ? "deleted" : op === "update" ? "updated" : op}`,
+        );
       if (r.changes.same) print(`    ${r.changes.same} unchanged`);
       print(`\nDuration: ${Math.max(1, Math.round((Date.now() - started) / 1000))}s`);
       events.emit({
@@ -175,7 +214,8 @@ async function runOperation(ctx: CliContext, kind: OperationKind, _k: OperationK
     await unlock();
   }
   const r = result as DeploymentResult;
-  if (r.result === "canceled") throw new CliError(`${kind === "update" ? "update" : kind} canceled`);
+  if (r.result === "canceled")
+    throw new CliError(`${kind === "update" ? "update" : kind} canceled`);
   if (r.result === "failed") {
     const first = r.errors.slice(0, 5).map((e) => `  ${e.replace(/\n/g, "\n  ")}`);
     if (first.length) ctx.err(`Diagnostics:\n${first.join("\n")}\n`);
@@ -199,7 +239,8 @@ async function deploy(
 ): Promise<DeploymentResult> {
   const before = await ws.read();
   const parallel = flags.parallel ? Number(flags.parallel) : 4 * os.cpus().length;
-  if (!Number.isInteger(parallel) || parallel < 1) throw new CliError(`invalid argument "${flags.parallel}" for "-p, --parallel" flag`);
+  if (!Number.isInteger(parallel) || parallel < 1)
+    throw new CliError(`invalid argument "${flags.parallel}" for "-p, --parallel" flag`);
   const d = new Deployment({
     kind: kind === "preview" && original !== "update" && original !== "preview" ? "preview" : kind,
     project: ws.project.name,
@@ -275,18 +316,40 @@ async function runProgram(
     }
   }
   const runner = require.resolve("@pulumi/pulumi/cmd/run", { paths: [pwd, __dirname] });
-  const args = [runner, "--monitor", monitor, "--engine", engine, "--organization", "organization", "--project", ws.project.name, "--root-directory", ws.project.dir, "--stack", ws.stack, "--pwd", pwd];
+  const args = [
+    runner,
+    "--monitor",
+    monitor,
+    "--engine",
+    engine,
+    "--organization",
+    "organization",
+    "--project",
+    ws.project.name,
+    "--root-directory",
+    ws.project.dir,
+    "--stack",
+    ws.stack,
+    "--pwd",
+    pwd,
+  ];
   if (dryRun) args.push("--dry-run");
   args.push("--parallel", String(flags.parallel ?? 4 * os.cpus().length), main);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     // `pulumi-language-nodejs` `constructConfig`: keys as `<namespace>:config:<name>`.
     PULUMI_CONFIG: JSON.stringify(
-      Object.fromEntries(Object.entries(config).map(([k, v]) => [k.replace(/^([^:]+):/, "$1:config:"), v.value])),
+      Object.fromEntries(
+        Object.entries(config).map(([k, v]) => [k.replace(/^([^:]+):/, "$1:config:"), v.value]),
+      ),
     ),
     PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(secretKeys),
   };
-  const child = spawn(process.execPath, args, { cwd: pwd, env, stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(process.execPath, args, {
+    cwd: pwd,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   const code = await new Promise<number>((resolve) => child.once("exit", (c) => resolve(c ?? 1)));
   if (code === 0) return undefined;
   // `main.go`: exit code 32 means the program already reported a user-actionable error.

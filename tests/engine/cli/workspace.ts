@@ -108,7 +108,10 @@ export async function openWorkspace(
   const crypter = (): Crypter => {
     if (!crypterCache) {
       const state = settings.encryptionsalt;
-      if (!state) throw new CliError(`the stack '${stack}' has no encryptionsalt in its stack file; it was not created by \`pulumi stack init\``);
+      if (!state)
+        throw new CliError(
+          `the stack '${stack}' has no encryptionsalt in its stack file; it was not created by \`pulumi stack init\``,
+        );
       crypterCache = crypterFromState(passphraseFromEnv(ctx.env, ctx.cwd), state);
     }
     return crypterCache;
@@ -127,7 +130,11 @@ export async function openWorkspace(
     if (cached) return cached;
     const out: ResourceState = { ...r };
     for (const f of PROPERTY_FIELDS) {
-      if (r[f]) out[f] = serializeProperties(toPropertyValue(r[f]) as Record<string, PropertyValue>, crypter()) as Props;
+      if (r[f])
+        out[f] = serializeProperties(
+          toPropertyValue(r[f]) as Record<string, PropertyValue>,
+          crypter(),
+        ) as Props;
     }
     serialized.set(r, out);
     return out;
@@ -155,7 +162,8 @@ export async function openWorkspace(
       return out;
     },
     async provider(pkg, inputs, engineAddress) {
-      if (pkg === DYNAMIC_PACKAGE) return PluginProvider.startDynamic(ws.pwdMain().pwd, engineAddress, ctx.env);
+      if (pkg === DYNAMIC_PACKAGE)
+        return PluginProvider.startDynamic(ws.pwdMain().pwd, engineAddress, ctx.env);
       const sim = simulatedProvider(pkg, openCloud(dir));
       if (!sim) {
         // `pkg/workspace/plugins.go`: MissingError.
@@ -174,7 +182,9 @@ export async function openWorkspace(
       } catch (e) {
         throw new CliError(`project 'main' could not be read: ${(e as Error).message}`);
       }
-      return stat.isDirectory() ? { pwd: main, main: "." } : { pwd: path.dirname(main), main: path.basename(main) };
+      return stat.isDirectory()
+        ? { pwd: main, main: "." }
+        : { pwd: path.dirname(main), main: path.basename(main) };
     },
     async read() {
       const d = backend.readDeployment(project.name, stack);
@@ -182,7 +192,10 @@ export async function openWorkspace(
       const toState = (r: ResourceState): ResourceState => {
         const out: ResourceState = { ...r };
         for (const f of PROPERTY_FIELDS) {
-          if (r[f]) out[f] = toWire(deserializeProperties(r[f] as Record<string, JsonValue>, crypter())) as Props;
+          if (r[f])
+            out[f] = toWire(
+              deserializeProperties(r[f] as Record<string, JsonValue>, crypter()),
+            ) as Props;
         }
         return out;
       };
@@ -203,7 +216,14 @@ export async function openWorkspace(
             manifest: newManifest(`v${doubleVersion()}`),
             secrets_providers: passphraseSecretsProviders(settings.encryptionsalt ?? ""),
             resources: next.resources.map(serialize),
-            ...(next.pending.length ? { pending_operations: next.pending.map((p) => ({ ...p, resource: serialize(p.resource) })) } : {}),
+            ...(next.pending.length
+              ? {
+                  pending_operations: next.pending.map((p) => ({
+                    ...p,
+                    resource: serialize(p.resource),
+                  })),
+                }
+              : {}),
           } as never);
         });
         writing = queuedDone;
@@ -218,7 +238,12 @@ export async function openWorkspace(
       for (const pair of pairs) {
         const i = pair.indexOf("=");
         if (i < 0) throw new CliError(`could not parse config '${pair}': expected key=value`);
-        setConfigPath(settings.config, normalizeKey(project.name, pair.slice(0, i), isPath), pathLeafValue(pair.slice(i + 1)), isPath);
+        setConfigPath(
+          settings.config,
+          normalizeKey(project.name, pair.slice(0, i), isPath),
+          pathLeafValue(pair.slice(i + 1)),
+          isPath,
+        );
       }
       saveStackSettings(project.dir, stack, settings);
       settings = loadStackSettings(project.dir, stack);

@@ -137,7 +137,13 @@ export interface DeploymentResult {
 const STACK_TYPE = "pulumi:pulumi:Stack";
 
 /** `NewURN` (sdk/go/common/resource/urn.go). */
-export function makeUrn(stack: string, project: string, parentUrn: string, type: string, name: string): string {
+export function makeUrn(
+  stack: string,
+  project: string,
+  parentUrn: string,
+  type: string,
+  name: string,
+): string {
   let qualified = type;
   if (parentUrn) {
     const parentType = urnQualifiedType(parentUrn);
@@ -162,7 +168,13 @@ export function urnName(urn: string): string {
 function targetMatcher(targets: string[]): ((urn: string) => boolean) | undefined {
   if (!targets.length) return undefined;
   const res = targets.map(
-    (t) => new RegExp(`^${t.split("*").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`),
+    (t) =>
+      new RegExp(
+        `^${t
+          .split("*")
+          .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+          .join(".*")}$`,
+      ),
   );
   return (urn) => res.some((r) => r.test(urn));
 }
@@ -282,7 +294,10 @@ export class Deployment {
   private readonly replaced: ResourceState[] = [];
   private readonly pending = new Map<string, PendingOperation>();
   private readonly providers = new Map<string, { ref: string; impl: ResourceProvider }>();
-  private readonly providerStarts = new Map<string, Promise<{ ref: string; impl: ResourceProvider }>>();
+  private readonly providerStarts = new Map<
+    string,
+    Promise<{ ref: string; impl: ResourceProvider }>
+  >();
   private readonly sem: Semaphore;
   private readonly targeted: ((urn: string) => boolean) | undefined;
   readonly changes: Record<string, number> = {};
@@ -319,7 +334,8 @@ export class Deployment {
   /** The snapshot now: new resources in registration order, then old ones not yet handled. */
   snapshot(): ResourceState[] {
     const out = [...this.news];
-    for (const r of this.o.resources) if (!this.handled.has(r.urn) && !this.newsByUrn.has(r.urn)) out.push(r);
+    for (const r of this.o.resources)
+      if (!this.handled.has(r.urn) && !this.newsByUrn.has(r.urn)) out.push(r);
     for (const r of this.replaced) if (!out.includes(r)) out.push({ ...r, delete: true });
     return out;
   }
@@ -352,11 +368,24 @@ export class Deployment {
           await this.persist();
         }
         const name = urnName(res.urn);
-        const fault = this.preview ? undefined : await this.o.faults.match(op, { name, type: res.type, inputs: unwrapSecrets(res.inputs ?? {}) as Props });
+        const fault = this.preview
+          ? undefined
+          : await this.o.faults.match(op, {
+              name,
+              type: res.type,
+              inputs: unwrapSecrets(res.inputs ?? {}) as Props,
+            });
         if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
         if (fault?.hang) await NEVER;
         if (fault?.error) {
-          this.o.ledger({ op, type: res.type, name, id: res.id, outcome: "fault", error: fault.error });
+          this.o.ledger({
+            op,
+            type: res.type,
+            name,
+            id: res.id,
+            outcome: "fault",
+            error: fault.error,
+          });
           // Marked before the step's slot is released, so no queued step starts after it.
           this.failed = true;
           throw new StepError(fault.error);
@@ -366,11 +395,19 @@ export class Deployment {
           value = await run();
         } catch (e) {
           const message = providerMessage(e);
-          this.o.ledger({ op, type: res.type, name, id: res.id, outcome: "failed", error: message });
+          this.o.ledger({
+            op,
+            type: res.type,
+            name,
+            id: res.id,
+            outcome: "failed",
+            error: message,
+          });
           this.failed = true;
           throw new StepError(message);
         }
-        if (res.custom && !this.preview) this.o.ledger({ op, type: res.type, name, id: res.id, outcome: "ok" });
+        if (res.custom && !this.preview)
+          this.o.ledger({ op, type: res.type, name, id: res.id, outcome: "ok" });
         this.stepsDone++;
         const kill = this.o.faults.killAfterSteps();
         if (kill !== undefined && res.custom && this.stepsDone >= kill && !this.preview) {
@@ -416,7 +453,14 @@ export class Deployment {
     };
   }
 
-  private meta(op: string, urn: string, type: string, old: ResourceState | undefined, neu: ResourceState | undefined, diffs?: string[]): StepMetadata {
+  private meta(
+    op: string,
+    urn: string,
+    type: string,
+    old: ResourceState | undefined,
+    neu: ResourceState | undefined,
+    diffs?: string[],
+  ): StepMetadata {
     return {
       op,
       urn,
@@ -431,13 +475,21 @@ export class Deployment {
   }
 
   private pre(m: StepMetadata): void {
-    this.o.events.emit({ resourcePreEvent: { metadata: m, ...(this.preview ? { planning: true } : {}) } });
-    if (m.op !== "same") this.o.print(`${symbol(m.op)} ${m.type} ${urnName(m.urn)} ${progressWord(m.op, this.preview)}`);
+    this.o.events.emit({
+      resourcePreEvent: { metadata: m, ...(this.preview ? { planning: true } : {}) },
+    });
+    if (m.op !== "same")
+      this.o.print(
+        `${symbol(m.op)} ${m.type} ${urnName(m.urn)} ${progressWord(m.op, this.preview)}`,
+      );
   }
 
   private outputsEvent(m: StepMetadata): void {
-    this.o.events.emit({ resOutputsEvent: { metadata: m, ...(this.preview ? { planning: true } : {}) } });
-    if (m.op !== "same") this.o.print(`${symbol(m.op)} ${m.type} ${urnName(m.urn)} ${doneWord(m.op, this.preview)}`);
+    this.o.events.emit({
+      resOutputsEvent: { metadata: m, ...(this.preview ? { planning: true } : {}) },
+    });
+    if (m.op !== "same")
+      this.o.print(`${symbol(m.op)} ${m.type} ${urnName(m.urn)} ${doneWord(m.op, this.preview)}`);
   }
 
   private failedEvent(m: StepMetadata): void {
@@ -447,19 +499,33 @@ export class Deployment {
 
   // ---- providers ---------------------------------------------------------------------------
 
-  private async defaultProvider(pkg: string, version: string, parentless: boolean): Promise<{ ref: string; impl: ResourceProvider }> {
+  private async defaultProvider(
+    pkg: string,
+    version: string,
+    parentless: boolean,
+  ): Promise<{ ref: string; impl: ResourceProvider }> {
     void parentless;
     const name = version ? `default_${version.replace(/[.-]/g, "_")}` : "default";
     const urn = makeUrn(this.o.stack, this.o.project, "", `pulumi:providers:${pkg}`, name);
     let started = this.providerStarts.get(urn);
     if (!started) {
-      started = this.registerProvider(urn, pkg, { ...this.o.providerConfig(pkg), ...(version ? { version } : {}) }, "");
+      started = this.registerProvider(
+        urn,
+        pkg,
+        { ...this.o.providerConfig(pkg), ...(version ? { version } : {}) },
+        "",
+      );
       this.providerStarts.set(urn, started);
     }
     return started;
   }
 
-  private async registerProvider(urn: string, pkg: string, inputs: Props, parent: string): Promise<{ ref: string; impl: ResourceProvider }> {
+  private async registerProvider(
+    urn: string,
+    pkg: string,
+    inputs: Props,
+    parent: string,
+  ): Promise<{ ref: string; impl: ResourceProvider }> {
     const old = this.olds.get(urn);
     const impl = await this.o.provider(pkg, inputs);
     const same = old && deepEqual(unwrapSecrets(old.inputs ?? {}), unwrapSecrets(inputs));
@@ -496,7 +562,9 @@ export class Deployment {
       const pkg = packageOf(provState?.type ?? `pulumi:providers:${packageOf(type)}`);
       let started = this.providerStarts.get(`ref:${ref}`);
       if (!started) {
-        started = this.o.provider(pkg, (provState?.inputs as Props) ?? {}).then((impl) => ({ ref, impl }));
+        started = this.o
+          .provider(pkg, (provState?.inputs as Props) ?? {})
+          .then((impl) => ({ ref, impl }));
         this.providerStarts.set(`ref:${ref}`, started);
       }
       const entry = await started;
@@ -523,13 +591,17 @@ export class Deployment {
   // ---- registrations -----------------------------------------------------------------------
 
   /** The ResourceMonitor service implementation. */
-  monitor(): Record<string, (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void> {
+  monitor(): Record<
+    string,
+    (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void
+  > {
     const wrap =
       (fn: (req: unknown) => Promise<unknown>) =>
       (c: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
         fn(c.request).then(
           (res) => cb(null, res),
-          (err: Error) => cb({ code: grpc.status.UNKNOWN, message: err.message, name: "Error" }, null),
+          (err: Error) =>
+            cb({ code: grpc.status.UNKNOWN, message: err.message, name: "Error" }, null),
         );
       };
     return {
@@ -554,7 +626,9 @@ export class Deployment {
       }),
       invoke: wrap((req) => this.invoke(req)),
       readResource: wrap(async (req) => {
-        throw new Error(`the pulumi double does not implement ReadResource (${call<string>(req, "getType")})`);
+        throw new Error(
+          `the pulumi double does not implement ReadResource (${call<string>(req, "getType")})`,
+        );
       }),
       supportsFeatureAliasSpecs: wrap(async () => {
         throw new Error("unsupported");
@@ -604,9 +678,13 @@ export class Deployment {
     const additionalSecretOutputs = call<string[]>(req, "getAdditionalsecretoutputsList");
     const deleteBeforeReplace = call<boolean>(req, "getDeletebeforereplace");
     const aliasUrns = call<string[]>(req, "getAliasurnsList");
-    const propDepsMap = call<{ entries(): Iterable<[string, unknown]> }>(req, "getPropertydependenciesMap");
+    const propDepsMap = call<{ entries(): Iterable<[string, unknown]> }>(
+      req,
+      "getPropertydependenciesMap",
+    );
     const propertyDependencies: Record<string, string[]> = {};
-    for (const [k, v] of propDepsMap.entries()) propertyDependencies[k] = call<string[]>(v, "getUrnsList");
+    for (const [k, v] of propDepsMap.entries())
+      propertyDependencies[k] = call<string[]>(v, "getUrnsList");
 
     const urn = makeUrn(this.o.stack, this.o.project, parent, type, name);
     if (this.newsByUrn.has(urn)) {
@@ -616,7 +694,9 @@ export class Deployment {
       throw new Error(message);
     }
     let old = this.olds.get(urn);
-    if (!old) for (const a of aliasUrns) if (this.olds.has(a) && !this.handled.has(a)) old = this.olds.get(a);
+    if (!old)
+      for (const a of aliasUrns)
+        if (this.olds.has(a) && !this.handled.has(a)) old = this.olds.get(a);
     if (type === STACK_TYPE && !parent) this.rootUrn = urn;
 
     const base: ResourceState = {
@@ -637,12 +717,20 @@ export class Deployment {
     if (type.startsWith("pulumi:providers:")) {
       if (this.stopped) return NEVER;
       const entry = await this.registerProvider(urn, packageOf(type), object, parent);
-      return this.response(urn, entry.ref.slice(entry.ref.lastIndexOf("::") + 2), this.newsByUrn.get(urn)?.outputs ?? {});
+      return this.response(
+        urn,
+        entry.ref.slice(entry.ref.lastIndexOf("::") + 2),
+        this.newsByUrn.get(urn)?.outputs ?? {},
+      );
     }
 
     const provider = providerRef
       ? { ref: providerRef, impl: await this.providerForRef(providerRef, type) }
-      : await this.defaultProvider(type === "pulumi-nodejs:dynamic:Resource" ? DYNAMIC_PACKAGE : packageOf(type), version, true);
+      : await this.defaultProvider(
+          type === "pulumi-nodejs:dynamic:Resource" ? DYNAMIC_PACKAGE : packageOf(type),
+          version,
+          true,
+        );
     base.provider = provider.ref;
     if (this.stopped) return NEVER;
 
@@ -665,7 +753,9 @@ export class Deployment {
     try {
       const checked = await provider.impl.check(urn, type, old?.inputs, object, seed);
       if (checked.failures.length) {
-        const message = checked.failures.map((f) => `${f.property ? `${f.property}: ` : ""}${f.reason}`).join("; ");
+        const message = checked.failures
+          .map((f) => `${f.property ? `${f.property}: ` : ""}${f.reason}`)
+          .join("; ");
         throw new StepError(`${type} resource '${name}' has a problem: ${message}`);
       }
       inputs = restoreSecrets(object, checked.inputs);
@@ -683,16 +773,40 @@ export class Deployment {
     neu.inputs = effective;
     let diff;
     try {
-      diff = await provider.impl.diff(urn, type, old.id ?? "", old.inputs ?? {}, old.outputs ?? {}, effective, ignoreChanges);
+      diff = await provider.impl.diff(
+        urn,
+        type,
+        old.id ?? "",
+        old.inputs ?? {},
+        old.outputs ?? {},
+        effective,
+        ignoreChanges,
+      );
     } catch (e) {
       this.fail(urn, providerMessage(e));
       return this.afterFailure(urn);
     }
-    if (old.provider && old.provider.split("::").slice(0, -1).join("::") !== provider.ref.split("::").slice(0, -1).join("::")) {
-      diff = { ...diff, changes: true, replaces: diff.replaces.length ? diff.replaces : ["provider"] };
+    if (
+      old.provider &&
+      old.provider.split("::").slice(0, -1).join("::") !==
+        provider.ref.split("::").slice(0, -1).join("::")
+    ) {
+      diff = {
+        ...diff,
+        changes: true,
+        replaces: diff.replaces.length ? diff.replaces : ["provider"],
+      };
     }
     if (!diff.changes) {
-      const same = { ...old, ...neu, id: old.id, outputs: old.outputs, inputs: old.inputs, created: old.created, modified: old.modified };
+      const same = {
+        ...old,
+        ...neu,
+        id: old.id,
+        outputs: old.outputs,
+        inputs: old.inputs,
+        created: old.created,
+        modified: old.modified,
+      };
       const m = this.meta("same", urn, type, old, same);
       this.pre(m);
       this.record(same, old);
@@ -702,25 +816,39 @@ export class Deployment {
     }
     if (diff.replaces.length) {
       if (old.protect && protect) {
-        this.fail(urn, `unable to replace resource "${urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``);
+        this.fail(
+          urn,
+          `unable to replace resource "${urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``,
+        );
         return this.afterFailure(urn);
       }
       // A replacement recomputes defaults (auto-names): Check again without the old inputs
       // (`step_generator.go`, "If we are going to perform a replacement…").
       try {
         const fresh = await provider.impl.check(urn, type, undefined, object, seed);
-        if (fresh.failures.length) throw new StepError(fresh.failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
+        if (fresh.failures.length)
+          throw new StepError(fresh.failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
         neu.inputs = restoreSecrets(object, fresh.inputs);
       } catch (e) {
         this.fail(urn, providerMessage(e));
         return this.afterFailure(urn);
       }
-      return this.replace(neu, old, additionalSecretOutputs, deleteBeforeReplace || diff.deleteBeforeReplace, diff.diffs);
+      return this.replace(
+        neu,
+        old,
+        additionalSecretOutputs,
+        deleteBeforeReplace || diff.deleteBeforeReplace,
+        diff.diffs,
+      );
     }
     return this.update(neu, old, provider.impl, additionalSecretOutputs, diff.diffs);
   }
 
-  private async component(base: ResourceState, object: Props, old: ResourceState | undefined): Promise<unknown> {
+  private async component(
+    base: ResourceState,
+    object: Props,
+    old: ResourceState | undefined,
+  ): Promise<unknown> {
     if (this.stopped) return NEVER;
     const state: ResourceState = {
       ...base,
@@ -740,7 +868,12 @@ export class Deployment {
     return this.response(base.urn, "", {});
   }
 
-  private async create(neu: ResourceState, old: ResourceState | undefined, additional: string[], op = "create"): Promise<unknown> {
+  private async create(
+    neu: ResourceState,
+    old: ResourceState | undefined,
+    additional: string[],
+    op = "create",
+  ): Promise<unknown> {
     const provider = await this.providerForRef(neu.provider, neu.type);
     const m = this.meta(op, neu.urn, neu.type, old, neu);
     if (this.stopped) return NEVER;
@@ -757,7 +890,11 @@ export class Deployment {
           state = {
             ...neu,
             id: this.preview ? "" : id,
-            outputs: secretOutputs(neu.inputs ?? {}, this.preview ? { ...neu.inputs, ...outputs } : outputs, additional),
+            outputs: secretOutputs(
+              neu.inputs ?? {},
+              this.preview ? { ...neu.inputs, ...outputs } : outputs,
+              additional,
+            ),
             created: now,
             modified: now,
           };
@@ -777,7 +914,13 @@ export class Deployment {
     }
   }
 
-  private async update(neu: ResourceState, old: ResourceState, provider: ResourceProvider, additional: string[], diffs: string[]): Promise<unknown> {
+  private async update(
+    neu: ResourceState,
+    old: ResourceState,
+    provider: ResourceProvider,
+    additional: string[],
+    diffs: string[],
+  ): Promise<unknown> {
     const m = this.meta("update", neu.urn, neu.type, old, neu, diffs);
     if (this.stopped) return NEVER;
     const withId = { ...neu, id: old.id };
@@ -787,12 +930,25 @@ export class Deployment {
         "update",
         withId,
         "updating",
-        () => provider.update(neu.urn, neu.type, old.id ?? "", old.inputs ?? {}, old.outputs ?? {}, neu.inputs ?? {}, this.preview),
+        () =>
+          provider.update(
+            neu.urn,
+            neu.type,
+            old.id ?? "",
+            old.inputs ?? {},
+            old.outputs ?? {},
+            neu.inputs ?? {},
+            this.preview,
+          ),
         () => this.pre(m),
         async (outputs) => {
           state = {
             ...withId,
-            outputs: secretOutputs(neu.inputs ?? {}, this.preview ? { ...old.outputs, ...neu.inputs, ...outputs } : outputs, additional),
+            outputs: secretOutputs(
+              neu.inputs ?? {},
+              this.preview ? { ...old.outputs, ...neu.inputs, ...outputs } : outputs,
+              additional,
+            ),
             created: old.created,
             modified: new Date().toISOString(),
           };
@@ -812,7 +968,13 @@ export class Deployment {
     }
   }
 
-  private async replace(neu: ResourceState, old: ResourceState, additional: string[], deleteFirst: boolean, diffs: string[]): Promise<unknown> {
+  private async replace(
+    neu: ResourceState,
+    old: ResourceState,
+    additional: string[],
+    deleteFirst: boolean,
+    diffs: string[],
+  ): Promise<unknown> {
     if (this.stopped) return NEVER;
     this.pre(this.meta("replace", neu.urn, neu.type, old, neu, diffs));
     if (deleteFirst) {
@@ -847,12 +1009,18 @@ export class Deployment {
 
   // ---- deletes -----------------------------------------------------------------------------
 
-  private async deleteOne(r: ResourceState, op: "delete" | "delete-replaced" = "delete"): Promise<boolean> {
+  private async deleteOne(
+    r: ResourceState,
+    op: "delete" | "delete-replaced" = "delete",
+  ): Promise<boolean> {
     if (this.stopped) return false;
     const m = this.meta(op, r.urn, r.type, r, undefined);
     if (r.protect) {
       // `step_generator.go`: deleting a protected resource is an error (the engine goes on past it).
-      this.fail(r.urn, `unable to delete resource "${r.urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``);
+      this.fail(
+        r.urn,
+        `unable to delete resource "${r.urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``,
+      );
       return false;
     }
     try {
@@ -862,7 +1030,10 @@ export class Deployment {
           "delete",
           r,
           "deleting",
-          () => (this.preview ? Promise.resolve() : provider.delete(r.urn, r.type, r.id ?? "", r.inputs ?? {}, r.outputs ?? {})),
+          () =>
+            this.preview
+              ? Promise.resolve()
+              : provider.delete(r.urn, r.type, r.id ?? "", r.inputs ?? {}, r.outputs ?? {}),
           () => this.pre(m),
           () => this.deleted(r, op, m),
         );
@@ -880,7 +1051,11 @@ export class Deployment {
     }
   }
 
-  private async deleted(r: ResourceState, op: "delete" | "delete-replaced", m: StepMetadata): Promise<void> {
+  private async deleted(
+    r: ResourceState,
+    op: "delete" | "delete-replaced",
+    m: StepMetadata,
+  ): Promise<void> {
     this.handled.add(r.urn);
     const i = this.replaced.indexOf(r);
     if (i >= 0) this.replaced.splice(i, 1);
@@ -941,7 +1116,9 @@ export class Deployment {
    * Runs the program (through `runProgram`, given the monitor and engine addresses), then the
    * deletes. Resolves when the deployment is over.
    */
-  async run(runProgram: (monitor: string, engine: string) => Promise<string | undefined>): Promise<DeploymentResult> {
+  async run(
+    runProgram: (monitor: string, engine: string) => Promise<string | undefined>,
+  ): Promise<DeploymentResult> {
     this.warnPending();
     if (this.o.kind === "destroy") {
       await this.deleteAll(this.o.resources.filter((r) => !this.targeted || this.targeted(r.urn)));
@@ -976,7 +1153,10 @@ export class Deployment {
     if (!this.stopped && !(this.failed && !this.o.continueOnError)) {
       const registered = new Set(this.newsByUrn.keys());
       const doomed = this.o.resources.filter(
-        (r) => !registered.has(r.urn) && !this.handled.has(r.urn) && (!this.targeted || this.targeted(r.urn)),
+        (r) =>
+          !registered.has(r.urn) &&
+          !this.handled.has(r.urn) &&
+          (!this.targeted || this.targeted(r.urn)),
       );
       await this.deleteAll([...doomed, ...this.replaced]);
     }
@@ -993,7 +1173,10 @@ export class Deployment {
     });
   }
 
-  private engineService(): Record<string, (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void> {
+  private engineService(): Record<
+    string,
+    (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void
+  > {
     const empty = () => newMessage(resproto, "SupportsFeatureRequest") && emptyMessage();
     return {
       log: (c, cb) => {
@@ -1018,7 +1201,8 @@ export class Deployment {
         this.rootUrn = call<string>(c.request, "getUrn");
         cb(null, newMessage(engproto, "SetRootResourceResponse"));
       },
-      requirePulumiVersion: (_c, cb) => cb(null, newMessage(engproto, "RequirePulumiVersionResponse")),
+      requirePulumiVersion: (_c, cb) =>
+        cb(null, newMessage(engproto, "RequirePulumiVersionResponse")),
     };
   }
 
@@ -1066,7 +1250,11 @@ export class Deployment {
             this.outputsEvent(this.meta("refresh", r.urn, r.type, r, undefined));
             return;
           }
-          const state = { ...r, id: read.id, outputs: secretOutputs(r.inputs ?? {}, read.outputs, r.additionalSecretOutputs ?? []) };
+          const state = {
+            ...r,
+            id: read.id,
+            outputs: secretOutputs(r.inputs ?? {}, read.outputs, r.additionalSecretOutputs ?? []),
+          };
           const changed = !deepEqual(unwrapSecrets(r.outputs ?? {}), unwrapSecrets(read.outputs));
           this.record(state, r);
           this.count(changed ? "update" : "same");
@@ -1086,15 +1274,23 @@ export class Deployment {
   }
 
   private async finish(): Promise<DeploymentResult> {
-    await Promise.all([...this.providers.values()].map((p) => p.impl.close().catch(() => undefined)));
-    for (const s of this.providerStarts.values()) await s.then((p) => p.impl.close()).catch(() => undefined);
+    await Promise.all(
+      [...this.providers.values()].map((p) => p.impl.close().catch(() => undefined)),
+    );
+    for (const s of this.providerStarts.values())
+      await s.then((p) => p.impl.close()).catch(() => undefined);
     const result = this.failed ? "failed" : this.canceled ? "canceled" : "succeeded";
     let resources = this.snapshot();
-    if (this.o.kind === "destroy" && !this.failed && !this.canceled && !this.targeted) resources = [];
+    if (this.o.kind === "destroy" && !this.failed && !this.canceled && !this.targeted)
+      resources = [];
     if (this.o.kind === "destroy" && !this.canceled && !this.failed) {
       // Unused default providers go with the last resource that used them.
-      const used = new Set(resources.map((r) => r.provider?.slice(0, r.provider.lastIndexOf("::"))));
-      resources = resources.filter((r) => !r.type.startsWith("pulumi:providers:") || used.has(r.urn));
+      const used = new Set(
+        resources.map((r) => r.provider?.slice(0, r.provider.lastIndexOf("::"))),
+      );
+      resources = resources.filter(
+        (r) => !r.type.startsWith("pulumi:providers:") || used.has(r.urn),
+      );
     }
     // Outputs of the stack: from the root stack resource.
     const root = resources.find((r) => r.type === STACK_TYPE && !r.parent);
@@ -1142,7 +1338,12 @@ function unwrapSecretsForDisplay(v: unknown): unknown {
 
 /** A provider error's message, as the engine reports it (gRPC status details stripped). */
 export function providerMessage(e: unknown): string {
-  if (e && typeof e === "object" && "details" in e && typeof (e as { details: unknown }).details === "string") {
+  if (
+    e &&
+    typeof e === "object" &&
+    "details" in e &&
+    typeof (e as { details: unknown }).details === "string"
+  ) {
     const d = (e as { details: string }).details;
     if (d) return d;
   }

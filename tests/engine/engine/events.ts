@@ -117,7 +117,11 @@ export class EventSink {
   }
 
   /** A diagnostic as the engine formats it: colour prefix, reset-wrapped message, `raw` colour. */
-  diagnostic(severity: "error" | "warning" | "info" | "debug", message: string, urn?: string): void {
+  diagnostic(
+    severity: "error" | "warning" | "info" | "debug",
+    message: string,
+    urn?: string,
+  ): void {
     const prefix =
       severity === "error"
         ? `${COLORS.red}error: ${COLORS.reset}`

@@ -58,7 +58,12 @@ export interface ResourceProvider {
     news: Props,
     ignoreChanges: string[],
   ): Promise<DiffResult>;
-  create(urn: string, type: string, inputs: Props, preview: boolean): Promise<{ id: string; outputs: Props }>;
+  create(
+    urn: string,
+    type: string,
+    inputs: Props,
+    preview: boolean,
+  ): Promise<{ id: string; outputs: Props }>;
   read(
     urn: string,
     type: string,
@@ -106,7 +111,11 @@ export class PluginProvider implements ResourceProvider {
    * Starts the SDK's dynamic provider host (`@pulumi/pulumi/pulumi-resource-pulumi-nodejs`,
    * i.e. `node cmd/dynamic-provider`) in `pwd` and configures it.
    */
-  static async startDynamic(pwd: string, engineAddress: string, env: NodeJS.ProcessEnv): Promise<PluginProvider> {
+  static async startDynamic(
+    pwd: string,
+    engineAddress: string,
+    env: NodeJS.ProcessEnv,
+  ): Promise<PluginProvider> {
     const script = require.resolve("@pulumi/pulumi/cmd/dynamic-provider", {
       paths: [pwd, __dirname],
     });
@@ -125,7 +134,11 @@ export class PluginProvider implements ResourceProvider {
         if (m) resolve(m[1]);
       });
       proc.once("exit", (code) =>
-        reject(new Error(`plugin pulumi-resource-pulumi-nodejs exited with ${code} before it printed its port`)),
+        reject(
+          new Error(
+            `plugin pulumi-resource-pulumi-nodejs exited with ${code} before it printed its port`,
+          ),
+        ),
       );
       proc.once("error", reject);
     });
@@ -160,7 +173,15 @@ export class PluginProvider implements ResourceProvider {
     };
   }
 
-  async diff(urn: string, type: string, id: string, oldInputs: Props, oldOutputs: Props, news: Props, ignoreChanges: string[]) {
+  async diff(
+    urn: string,
+    type: string,
+    id: string,
+    oldInputs: Props,
+    oldOutputs: Props,
+    news: Props,
+    ignoreChanges: string[],
+  ) {
     const req = newMessage(provproto, "DiffRequest");
     call(req, "setId", id);
     call(req, "setUrn", urn);
@@ -175,7 +196,8 @@ export class PluginProvider implements ResourceProvider {
     const diffs = call<string[]>(res, "getDiffsList");
     const changes = call<number>(res, "getChanges");
     return {
-      changes: changes === DIFF_NONE ? false : changes !== 0 || diffs.length > 0 || replaces.length > 0,
+      changes:
+        changes === DIFF_NONE ? false : changes !== 0 || diffs.length > 0 || replaces.length > 0,
       replaces,
       deleteBeforeReplace: call<boolean>(res, "getDeletebeforereplace"),
       diffs,
@@ -212,7 +234,15 @@ export class PluginProvider implements ResourceProvider {
     };
   }
 
-  async update(urn: string, type: string, id: string, oldInputs: Props, oldOutputs: Props, news: Props, preview: boolean) {
+  async update(
+    urn: string,
+    type: string,
+    id: string,
+    oldInputs: Props,
+    oldOutputs: Props,
+    news: Props,
+    preview: boolean,
+  ) {
     const req = newMessage(provproto, "UpdateRequest");
     call(req, "setId", id);
     call(req, "setUrn", urn);
@@ -269,8 +299,22 @@ export class SimulatedProviderAdapter implements ResourceProvider {
   async check(urn: string, type: string, olds: Props | undefined, news: Props, randomSeed: Buffer) {
     return this.sim.check(type, this.plain(news), olds && this.plain(olds), urn, randomSeed);
   }
-  async diff(_urn: string, type: string, _id: string, oldInputs: Props, oldOutputs: Props, news: Props, ignoreChanges: string[]) {
-    return this.sim.diff(type, this.plain(oldInputs), this.plain(news), this.plain(oldOutputs), ignoreChanges);
+  async diff(
+    _urn: string,
+    type: string,
+    _id: string,
+    oldInputs: Props,
+    oldOutputs: Props,
+    news: Props,
+    ignoreChanges: string[],
+  ) {
+    return this.sim.diff(
+      type,
+      this.plain(oldInputs),
+      this.plain(news),
+      this.plain(oldOutputs),
+      ignoreChanges,
+    );
   }
   create(urn: string, type: string, inputs: Props, preview: boolean) {
     return this.sim.create(type, urn, this.plain(inputs), preview);
@@ -279,8 +323,23 @@ export class SimulatedProviderAdapter implements ResourceProvider {
     const r = await this.sim.read(type, id, this.plain(outputs));
     return r && { ...r, inputs };
   }
-  update(_urn: string, type: string, id: string, oldInputs: Props, oldOutputs: Props, news: Props, preview: boolean) {
-    return this.sim.update(type, id, this.plain(oldInputs), this.plain(news), this.plain(oldOutputs), preview);
+  update(
+    _urn: string,
+    type: string,
+    id: string,
+    oldInputs: Props,
+    oldOutputs: Props,
+    news: Props,
+    preview: boolean,
+  ) {
+    return this.sim.update(
+      type,
+      id,
+      this.plain(oldInputs),
+      this.plain(news),
+      this.plain(oldOutputs),
+      preview,
+    );
   }
   delete(_urn: string, type: string, id: string, _inputs: Props, outputs: Props) {
     return this.sim.delete(type, id, this.plain(outputs));

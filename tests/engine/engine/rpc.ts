@@ -77,11 +77,7 @@ export function call<T = unknown>(m: unknown, method: string, ...args: unknown[]
 }
 
 export function isSecret(v: unknown): v is { value: unknown } {
-  return (
-    !!v &&
-    typeof v === "object" &&
-    (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
-  );
+  return !!v && typeof v === "object" && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 }
 
 export function secret(value: unknown): Props {
