@@ -51,7 +51,9 @@ export function buildProgram(ctx: () => CliContext): Command {
     .option("--tracing <url>", "emit tracing to the specified endpoint")
     .option("--profiling <prefix>", "emit CPU and memory profiles")
     .option("--memprofilerate <n>", "memory profile rate")
-    .option("--otel-traces <url>", "OpenTelemetry traces endpoint");
+    .option("--otel-traces <url>", "OpenTelemetry traces endpoint")
+    // Hidden in the real CLI, but the Automation API may pass it (`pulumi.go`: tracing-header).
+    .addOption(new Option("--tracing-header <header>", "tracing header").hideHelp());
   program
     .command("version")
     .description("print Pulumi's version number")
