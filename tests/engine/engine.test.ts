@@ -369,14 +369,16 @@ describe("pulumi double: engine rules", function () {
 
   it("writes a large `stack export` whole to a pipe before exiting", () => {
     const p = engineProject();
-    const big = "x".repeat(60_000);
+    const big = { $repeat: ["x", 60_000] };
     p.setResources(["b1", "b2", "b3", "b4", "b5", "b6"].map((n) => droplet(n, { userData: big })));
     ok(p.up().run);
     const exported = p.pulumi(["stack", "export", "--stack", "dev"]);
     ok(exported);
     expect(exported.stdout.length).to.be.greaterThan(6 * 60_000);
     const parsed = JSON.parse(exported.stdout) as { deployment: { resources: unknown[] } };
-    expect(parsed.deployment.resources.filter((r) => (r as { type: string }).type === DROPLET)).to.have.length(6);
+    expect(
+      parsed.deployment.resources.filter((r) => (r as { type: string }).type === DROPLET),
+    ).to.have.length(6);
   });
 
   it("emits events with the engine's shapes (apitype/events.go; lifecycletest eventstream.json)", () => {
