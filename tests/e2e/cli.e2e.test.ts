@@ -256,6 +256,23 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       expect(listed).to.include.members(["do-a", "do-b"]);
       expect(listed).to.not.include("do-c");
 
+      // A droplet deleted outside fleet: `list --refresh` reads the cloud and says it is missing.
+      const doA = (await cloud.list({ type: "digitalocean:index/droplet:Droplet" })).find(
+        (o) => o.outputs.name === "do-a",
+      );
+      await cloud.deleteOutOfBand(
+        "digitalocean",
+        "digitalocean:index/droplet:Droplet",
+        String(doA?.id),
+      );
+      const refreshed = p.fleet("list", "--refresh", "--json");
+      expect(refreshed.status, refreshed.stderr).to.equal(0);
+      const status = Object.fromEntries(
+        (JSON.parse(refreshed.stdout) as ListedWorker[]).map((w) => [w.name, w.status]),
+      );
+      expect(status["do-a"]).to.equal("missing");
+      expect(status["do-b"]).to.equal("active");
+
       const all = p.fleet("delete-all", "--yes");
       expect(all.status, all.stderr).to.equal(0);
       expect(await droplets()).to.deep.equal([]);
