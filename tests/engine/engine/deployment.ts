@@ -21,6 +21,10 @@
  */
 import * as crypto from "node:crypto";
 import type { ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type {
+  PendingOperation as CheckpointPendingOperation,
+  ResourceState as CheckpointResource,
+} from "../backend";
 import type { EventSink, StepMetadata, StepStateMetadata } from "./events";
 import { DYNAMIC_PACKAGE, type ResourceProvider, packageOf } from "./providers";
 import {
@@ -43,32 +47,19 @@ import {
   provproto,
 } from "./rpc";
 
-/** A resource in a checkpoint (`sdk/go/common/apitype/core.go`, `ResourceV3`). */
-export interface ResourceState {
-  urn: string;
-  custom: boolean;
-  delete?: boolean;
-  id?: string;
-  type: string;
+/**
+ * A resource in a checkpoint (`apitype.ResourceV3`, as `../backend.ts` types it), with its
+ * properties in wire form: secrets as `{SIG_KEY: SECRET_SIG, value}` until the writer encrypts them.
+ */
+export type ResourceState = Omit<CheckpointResource, "inputs" | "outputs"> & {
   inputs?: Props;
   outputs?: Props;
-  parent?: string;
-  protect?: boolean;
-  dependencies?: string[];
-  provider?: string;
-  propertyDependencies?: Record<string, string[]>;
-  additionalSecretOutputs?: string[];
-  deleteBeforeReplace?: boolean;
-  ignoreChanges?: string[];
-  created?: string;
-  modified?: string;
-  [key: string]: unknown;
-}
+};
 
-/** A pending operation (`apitype.PendingOperationV2`). */
+/** A pending operation (`apitype.PendingOperationV2`) over such a resource. */
 export interface PendingOperation {
   resource: ResourceState;
-  type: "creating" | "updating" | "deleting" | "reading" | "importing";
+  type: CheckpointPendingOperation["type"] | "importing";
 }
 
 /** What a step may be told by fault injection. */
@@ -906,11 +897,7 @@ export class Deployment {
       );
       return this.response(neu.urn, state.id ?? "", state.outputs ?? {});
     } catch (e) {
-      if (e instanceof NotStarted) return NEVER;
-      this.failedEvent(m);
-      this.fail(neu.urn, providerMessage(e));
-      await this.persist();
-      return this.afterFailure(neu.urn);
+      return this.registrationFailed(e, m);
     }
   }
 
@@ -960,11 +947,7 @@ export class Deployment {
       );
       return this.response(neu.urn, state.id ?? "", state.outputs ?? {});
     } catch (e) {
-      if (e instanceof NotStarted) return NEVER;
-      this.failedEvent(m);
-      this.fail(neu.urn, providerMessage(e));
-      await this.persist();
-      return this.afterFailure(neu.urn);
+      return this.registrationFailed(e, m);
     }
   }
 
@@ -990,6 +973,15 @@ export class Deployment {
     const r = await this.create(neu, undefined, additional, "create-replacement");
     if (!this.stopped) this.count("replace");
     return r;
+  }
+
+  /** A create or update step failed (or never started): record it and answer the program. */
+  private async registrationFailed(e: unknown, m: StepMetadata): Promise<unknown> {
+    if (e instanceof NotStarted) return NEVER;
+    this.failedEvent(m);
+    this.fail(m.urn, providerMessage(e));
+    await this.persist();
+    return this.afterFailure(m.urn);
   }
 
   /** After a failed step: with continue-on-error, tell the program; otherwise hold its call. */

@@ -153,20 +153,40 @@ export class PluginProvider implements ResourceProvider {
     return p;
   }
 
+  /**
+   * Calls `method` with a `<Kind>Request` naming the resource (urn, name, type) and setting the
+   * other fields given: property maps as Structs in wire form, the rest as they are.
+   */
+  private async rpcCall(
+    method: string,
+    kind: string,
+    urn: string,
+    type: string,
+    fields: Record<string, Props | string | boolean | string[] | Buffer>,
+  ): Promise<unknown> {
+    const req = newMessage(provproto, kind);
+    call(req, "setUrn", urn);
+    call(req, "setName", nameOf(urn));
+    call(req, "setType", type);
+    for (const [setter, v] of Object.entries(fields)) {
+      const plainObject =
+        v !== null && typeof v === "object" && !Array.isArray(v) && !Buffer.isBuffer(v);
+      call(req, setter, plainObject ? toStruct(this.wire(v)) : v);
+    }
+    return unary(this.rpc, method, req);
+  }
+
   /** What the provider may be sent: secrets unwrapped unless it accepted them at Configure. */
   private wire(props: Props): Props {
     return this.acceptsSecrets ? props : (unwrapSecrets(props) as Props);
   }
 
   async check(urn: string, type: string, olds: Props | undefined, news: Props, randomSeed: Buffer) {
-    const req = newMessage(provproto, "CheckRequest");
-    call(req, "setUrn", urn);
-    call(req, "setName", nameOf(urn));
-    call(req, "setType", type);
-    call(req, "setOlds", toStruct(this.wire(olds ?? {})));
-    call(req, "setNews", toStruct(this.wire(news)));
-    call(req, "setRandomseed", randomSeed);
-    const res = await unary(this.rpc, "check", req);
+    const res = await this.rpcCall("check", "CheckRequest", urn, type, {
+      setOlds: olds ?? {},
+      setNews: news,
+      setRandomseed: randomSeed,
+    });
     return {
       inputs: fromStruct(call(res, "getInputs")),
       failures: failuresOf(call<unknown[]>(res, "getFailuresList")),
@@ -182,16 +202,13 @@ export class PluginProvider implements ResourceProvider {
     news: Props,
     ignoreChanges: string[],
   ) {
-    const req = newMessage(provproto, "DiffRequest");
-    call(req, "setId", id);
-    call(req, "setUrn", urn);
-    call(req, "setName", nameOf(urn));
-    call(req, "setType", type);
-    call(req, "setOlds", toStruct(this.wire(oldOutputs)));
-    call(req, "setOldInputs", toStruct(this.wire(oldInputs)));
-    call(req, "setNews", toStruct(this.wire(news)));
-    call(req, "setIgnorechangesList", ignoreChanges);
-    const res = await unary(this.rpc, "diff", req);
+    const res = await this.rpcCall("diff", "DiffRequest", urn, type, {
+      setId: id,
+      setOlds: oldOutputs,
+      setOldInputs: oldInputs,
+      setNews: news,
+      setIgnorechangesList: ignoreChanges,
+    });
     const replaces = call<string[]>(res, "getReplacesList");
     const diffs = call<string[]>(res, "getDiffsList");
     const changes = call<number>(res, "getChanges");
@@ -205,25 +222,19 @@ export class PluginProvider implements ResourceProvider {
   }
 
   async create(urn: string, type: string, inputs: Props, preview: boolean) {
-    const req = newMessage(provproto, "CreateRequest");
-    call(req, "setUrn", urn);
-    call(req, "setName", nameOf(urn));
-    call(req, "setType", type);
-    call(req, "setProperties", toStruct(this.wire(inputs)));
-    call(req, "setPreview", preview);
-    const res = await unary(this.rpc, "create", req);
+    const res = await this.rpcCall("create", "CreateRequest", urn, type, {
+      setProperties: inputs,
+      setPreview: preview,
+    });
     return { id: call<string>(res, "getId"), outputs: fromStruct(call(res, "getProperties")) };
   }
 
   async read(urn: string, type: string, id: string, inputs: Props, outputs: Props) {
-    const req = newMessage(provproto, "ReadRequest");
-    call(req, "setId", id);
-    call(req, "setUrn", urn);
-    call(req, "setName", nameOf(urn));
-    call(req, "setType", type);
-    call(req, "setProperties", toStruct(this.wire(outputs)));
-    call(req, "setInputs", toStruct(this.wire(inputs)));
-    const res = await unary(this.rpc, "read", req);
+    const res = await this.rpcCall("read", "ReadRequest", urn, type, {
+      setId: id,
+      setProperties: outputs,
+      setInputs: inputs,
+    });
     const newId = call<string>(res, "getId");
     // An empty id means the resource no longer exists (`plugin/provider_plugin.go`, Read).
     if (!newId) return undefined;
@@ -243,28 +254,22 @@ export class PluginProvider implements ResourceProvider {
     news: Props,
     preview: boolean,
   ) {
-    const req = newMessage(provproto, "UpdateRequest");
-    call(req, "setId", id);
-    call(req, "setUrn", urn);
-    call(req, "setName", nameOf(urn));
-    call(req, "setType", type);
-    call(req, "setOlds", toStruct(this.wire(oldOutputs)));
-    call(req, "setOldInputs", toStruct(this.wire(oldInputs)));
-    call(req, "setNews", toStruct(this.wire(news)));
-    call(req, "setPreview", preview);
-    const res = await unary(this.rpc, "update", req);
+    const res = await this.rpcCall("update", "UpdateRequest", urn, type, {
+      setId: id,
+      setOlds: oldOutputs,
+      setOldInputs: oldInputs,
+      setNews: news,
+      setPreview: preview,
+    });
     return fromStruct(call(res, "getProperties"));
   }
 
   async delete(urn: string, type: string, id: string, inputs: Props, outputs: Props) {
-    const req = newMessage(provproto, "DeleteRequest");
-    call(req, "setId", id);
-    call(req, "setUrn", urn);
-    call(req, "setName", nameOf(urn));
-    call(req, "setType", type);
-    call(req, "setProperties", toStruct(this.wire(outputs)));
-    call(req, "setOldInputs", toStruct(this.wire(inputs)));
-    await unary(this.rpc, "delete", req);
+    await this.rpcCall("delete", "DeleteRequest", urn, type, {
+      setId: id,
+      setProperties: outputs,
+      setOldInputs: inputs,
+    });
   }
 
   async invoke(token: string): Promise<{ ret: Props; failures: CheckFailure[] }> {
