@@ -147,7 +147,9 @@ export function parsePriceTable(cloud: CloudName, text: string, where: string): 
     throw new FleetConfigError(where, doc, ALLOWED[""], "not a price table:");
   const result = schema.safeParse(doc);
   if (!result.success) {
-    const issue = result.error.issues[0];
+    // A typo shows up twice (the misspelt key is unknown, the intended one missing): name the typo.
+    const issues = result.error.issues;
+    const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
     const at = issue.path;
     if (issue.code === "unrecognized_keys") {
       const parent = at.length ? `${at.join(".")}.` : "";
