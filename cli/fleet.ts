@@ -153,7 +153,15 @@ export type ListedWorker = Worker & {
 /** Adds each worker's price and expiry; also returns what the whole fleet costs. */
 async function priced(c: CloudContext, workers: readonly Worker[]) {
   const { loadPriceBook, fleetCost } = await import("../config/prices");
-  const { entries } = await c.getDesired();
+  const { FleetConfigError } = await import("../config/errors");
+  let entries: Awaited<ReturnType<CloudContext["getDesired"]>>["entries"] = [];
+  try {
+    ({ entries } = await c.getDesired());
+  } catch (e) {
+    // Listing must work while the config is broken (it is how people look before fixing it).
+    if (!(e instanceof FleetConfigError)) throw e;
+    stderr(`fleet: expiry not shown: the stack config is invalid: ${e.message.split("\n")[0]}`);
+  }
   const expiry = new Map<string, string>();
   for (const e of entries)
     if (typeof e !== "string" && e.expiresAt) expiry.set(e.name, e.expiresAt);
