@@ -20,3 +20,13 @@ export type { WorkerOverrides, WorkerEntry } from "./config/fleet-config";
 export type { CloudName } from "./strategies/registry";
 export type { Worker } from "./strategies/contract";
 export type { Progress } from "./context/events";
+export {
+  type Candidate,
+  type FleetCost,
+  type PriceBook,
+  fleetCost,
+  loadPriceBook,
+  orderByPrice,
+  priceOf,
+} from "./config/prices";
+export { parseTtl } from "./config/expiry";

@@ -131,10 +131,72 @@ function print(opts: GlobalOptions, workers: readonly Worker[], what?: string): 
 }
 
 /** Validates names and cloud with the program's own rules before the engine is even opened. */
-async function validateFirst(names: readonly string[], cloud?: string): Promise<void> {
+async function validateFirst(
+  names: readonly string[],
+  cloud?: string,
+  ttl?: string,
+): Promise<void> {
   const { validateWorkerName, parseCloud } = await import("../config/rules");
   names.forEach((n, i) => validateWorkerName(`names[${i}]`, n));
   if (cloud !== undefined) parseCloud("cloud", cloud);
+  if (ttl !== undefined) (await import("../config/expiry")).parseTtl("--ttl", ttl);
+}
+
+/** A worker as `fleet list` shows it: the `workers` output plus its price and expiry. */
+export type ListedWorker = Worker & {
+  /** On-demand USD per hour from `config/prices/`; null when unknown (never 0 for unknown). */
+  pricePerHour: number | null;
+  /** When it expires (ISO-8601 UTC, from its config entry); null when it has no expiry. */
+  expiresAt: string | null;
+};
+
+/** Adds each worker's price and expiry; also returns what the whole fleet costs. */
+async function priced(c: CloudContext, workers: readonly Worker[]) {
+  const { loadPriceBook, fleetCost } = await import("../config/prices");
+  const { FleetConfigError } = await import("../config/errors");
+  let entries: Awaited<ReturnType<CloudContext["getDesired"]>>["entries"] = [];
+  try {
+    ({ entries } = await c.getDesired());
+  } catch (e) {
+    // Listing must work while the config is broken (it is how people look before fixing it).
+    if (!(e instanceof FleetConfigError)) throw e;
+    stderr(`fleet: expiry not shown: the stack config is invalid: ${e.message.split("\n")[0]}`);
+  }
+  const expiry = new Map<string, string>();
+  for (const e of entries)
+    if (typeof e !== "string" && e.expiresAt) expiry.set(e.name, e.expiresAt);
+  const cost = fleetCost(workers, loadPriceBook());
+  const listed: ListedWorker[] = workers.map((w, i) => ({
+    ...w,
+    pricePerHour: cost.workers[i].pricePerHour,
+    expiresAt: expiry.get(w.name) ?? null,
+  }));
+  return { listed, cost };
+}
+
+/** The `fleet list` table: every column of `table` plus the hourly price and the expiry. */
+async function listTable(workers: readonly ListedWorker[]): Promise<string> {
+  if (!workers.length) return "no workers";
+  const { formatPrice } = await import("../config/prices");
+  const Table = loadLazily<typeof import("cli-table3")>("cli-table3");
+  const t = new Table({
+    head: ["NAME", "CLOUD", "REGION", "SIZE", "IP", "CREATED", "STATUS", "USD/HOUR", "EXPIRES"],
+    style: { head: [], border: [] },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+  });
+  for (const w of workers)
+    t.push([
+      w.name,
+      w.cloud,
+      w.region,
+      w.size,
+      w.ip || "-",
+      w.createdAt || "-",
+      w.status,
+      formatPrice(w.pricePerHour),
+      w.expiresAt ?? "-",
+    ]);
+  return t.toString();
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -188,14 +250,19 @@ export function buildProgram(
     .addOption(
       new Option("--cloud <cloud>", "put them in this cloud instead of the stack's default"),
     )
-    .action((names: string[], o: { count?: number; cloud?: string }, cmd: Command) =>
+    .option(
+      "--ttl <duration>",
+      "remove them after this long (30m, 2h, 1d; 5m to 30d): records expiresAt; `fleet reap` removes expired workers",
+    )
+    .action((names: string[], o: { count?: number; cloud?: string; ttl?: string }, cmd: Command) =>
       run(async (opts, ctx, rep) => {
         if (names.length && o.count) throw new UsageError("give names or --count, not both");
-        await validateFirst(names, o.cloud);
+        await validateFirst(names, o.cloud, o.ttl);
         const c = await ctx();
         rep.start(`creating ${names.length || o.count || 1} worker(s) on stack ${c.stackName}…`);
         const made = await c.createWorkers(names.length ? names : (o.count ?? 1), {
           cloud: o.cloud as never,
+          ttl: o.ttl,
         });
         rep.stop();
         print(opts, made, `created ${made.length} worker(s)`);
@@ -240,7 +307,9 @@ export function buildProgram(
   program
     .command("list")
     .alias("ls")
-    .description("list workers: name, cloud, region, size, IP, creation time, status")
+    .description(
+      "list workers: name, cloud, region, size, IP, creation time, status, USD per hour, expiry; then the fleet's total cost",
+    )
     .option("-r, --refresh", "reconcile with the clouds first; vanished workers show as missing")
     .action((o: { refresh?: boolean }, cmd: Command) =>
       run(async (opts, ctx, rep) => {
@@ -248,7 +317,13 @@ export function buildProgram(
         if (o.refresh) rep.start("refreshing from the clouds…");
         const workers = await c.getAllWorkers({ refresh: o.refresh });
         rep.stop();
-        print(opts, workers);
+        const { listed, cost } = await priced(c, workers);
+        if (opts.json) process.stdout.write(`${JSON.stringify(listed, null, 2)}\n`);
+        else {
+          const { costLines } = await import("../config/prices");
+          const lines = [await listTable(listed), ...costLines(cost)];
+          process.stdout.write(`${lines.join("\n")}\n`);
+        }
         const missing = workers.filter((w) => w.status === "missing").map((w) => w.name);
         if (missing.length && !opts.quiet) {
           const n = missing.length;
@@ -257,6 +332,46 @@ export function buildProgram(
               `${missing.join(", ")}; \`fleet sync\` recreates ${n === 1 ? "it" : "them"}, \`fleet delete ${missing.join(" ")}\` drops ${n === 1 ? "it" : "them"}`,
           );
         }
+      }, cmd),
+    );
+
+  program
+    .command("cost")
+    .description(
+      "what the fleet costs: each worker's on-demand USD per hour, the total per hour and per 30 days (720 h)",
+    )
+    .action((_o: unknown, cmd: Command) =>
+      run(async (opts, ctx) => {
+        const c = await ctx();
+        const { cost } = await priced(c, await c.getAllWorkers());
+        if (opts.json) process.stdout.write(`${JSON.stringify(cost, null, 2)}\n`);
+        else {
+          const { costLines, formatPrice } = await import("../config/prices");
+          const rows = cost.workers.map(
+            (w) =>
+              `${w.name}  ${w.cloud} ${w.region ?? "-"} ${w.size ?? "-"}  ${formatPrice(w.pricePerHour)}/h`,
+          );
+          process.stdout.write(
+            `${[...rows, ...(costLines(cost).length ? costLines(cost) : ["no workers"])].join("\n")}\n`,
+          );
+        }
+      }, cmd),
+    );
+
+  program
+    .command("reap")
+    .description(
+      "delete every worker past its expiry in one update; nothing expired → exit 0 without an update (safe from cron)",
+    )
+    .action((_o: unknown, cmd: Command) =>
+      run(async (opts, ctx, rep) => {
+        const c = await ctx();
+        rep.start("reaping expired workers…");
+        const reaped = await c.reapExpired();
+        rep.stop();
+        if (opts.json) process.stdout.write(`${JSON.stringify({ reaped })}\n`);
+        else if (!opts.quiet)
+          stderr(reaped.length ? `reaped ${reaped.join(", ")}` : "no expired workers");
       }, cmd),
     );
 
@@ -367,16 +482,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram(async (fn, cmd) => {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
     const reporter = progressReporter(opts);
+    let opened: CloudContext | undefined;
     try {
       // The stack name becomes part of file paths (fleet's lock): validate it like Pulumi does.
       const { validateStackName } = await import("../config/rules");
       validateStackName("--stack", opts.stack);
-      await fn(opts, () => openContext(opts, controller.signal, reporter.onProgress), reporter);
+      const ctx = async () =>
+        (opened ??= await openContext(opts, controller.signal, reporter.onProgress));
+      await fn(opts, ctx, reporter);
     } catch (e) {
       reporter.stop();
       code = reportError(e, controller.signal.aborted);
       if (interrupted.count) stderr(afterInterrupt(interrupted.count, opts));
     }
+    if (opened && cmd.name() !== "reap") await warnExpired(opened);
   });
 
   try {
@@ -392,6 +511,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     interrupted.stop();
   }
   return code;
+}
+
+/**
+ * One stderr line naming the workers past their expiry (never on stdout, so `--json` output
+ * stays clean). Advisory: when the config cannot be read, the command's own outcome, already
+ * reported, stands, and nothing more is said.
+ */
+async function warnExpired(c: CloudContext): Promise<void> {
+  const { expiredWorkers, expiryWarning } = await import("../config/expiry");
+  let expired: { name: string; expiresAt: string }[];
+  try {
+    expired = expiredWorkers((await c.getDesired()).entries, new Date());
+  } catch {
+    return;
+  }
+  if (expired.length) stderr(expiryWarning(expired));
 }
 
 function reportError(e: unknown, aborted: boolean): number {

@@ -12,6 +12,7 @@ import type { WorkerSpec } from "../strategies/contract";
 import { REGISTRY, descriptor } from "../strategies/registry";
 import { assertSshKeys, assertWorkerNames } from "./cloud-rules";
 import { type CloudDefaults, loadCloudDefaults } from "./defaults";
+import { validateExpiresAt, validateTtl } from "./expiry";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
 import {
   type CloudName,
@@ -66,6 +67,10 @@ export interface WorkerOverrides {
   size?: string;
   /** Its own image. */
   image?: string;
+  /** How long it lives (`30m`, `2h`, `1d`; 5m–30d); fleet records `expiresAt` from it at create time. */
+  ttl?: string;
+  /** When it expires (ISO-8601 UTC), written by fleet at create time; `fleet reap` removes it after. */
+  expiresAt?: string;
 }
 
 /** fleet's whole configuration for one stack, validated. */
@@ -117,6 +122,8 @@ const WorkerObject = z
     region: z.unknown().optional(),
     size: z.unknown().optional(),
     image: z.unknown().optional(),
+    ttl: z.unknown().optional(),
+    expiresAt: z.unknown().optional(),
   })
   .strict();
 
@@ -150,7 +157,7 @@ export function parseWorkerEntry(key: string, item: unknown): WorkerEntry {
     throw new FleetConfigError(
       key,
       item,
-      "each worker is a name, or an object { name, cloud?, region?, size?, image? }",
+      "each worker is a name, or an object { name, cloud?, region?, size?, image?, ttl?, expiresAt? }",
       "invalid worker:",
     );
   }
@@ -161,7 +168,7 @@ export function parseWorkerEntry(key: string, item: unknown): WorkerEntry {
     throw new FleetConfigError(
       `${key}.${bad}`,
       bad,
-      "a worker object may have name, cloud, region, size and image",
+      "a worker object may have name, cloud, region, size, image, ttl and expiresAt",
       "unknown worker field:",
     );
   }
@@ -172,6 +179,9 @@ export function parseWorkerEntry(key: string, item: unknown): WorkerEntry {
     entry.region = validateIdentifier(`${key}.region`, o.region, "region");
   if (o.size !== undefined) entry.size = validateIdentifier(`${key}.size`, o.size, "size");
   if (o.image !== undefined) entry.image = validateIdentifier(`${key}.image`, o.image, "image");
+  if (o.ttl !== undefined) entry.ttl = validateTtl(`${key}.ttl`, o.ttl);
+  if (o.expiresAt !== undefined)
+    entry.expiresAt = validateExpiresAt(`${key}.expiresAt`, o.expiresAt);
   return entry;
 }
 
@@ -180,7 +190,8 @@ export function parseWorkerEntry(key: string, item: unknown): WorkerEntry {
  * that names are unique. Throws every problem found at once.
  */
 export function parseWorkerEntries(key: string, value: unknown): WorkerEntry[] {
-  const allowed = "a list of worker names or { name, cloud?, region?, size?, image? } objects";
+  const allowed =
+    "a list of worker names or { name, cloud?, region?, size?, image?, ttl?, expiresAt? } objects";
   if (!Array.isArray(value)) throw new FleetConfigError(key, value, allowed, "not a list:");
   const errors: FleetConfigError[] = [];
   const seen = new Map<string, number>();

@@ -13,6 +13,7 @@
 import * as path from "node:path";
 import { checkCredentials } from "../config/credentials";
 import { FleetConfigError } from "../config/errors";
+import { expiredWorkers, isExpired, parseTtl, stampExpiry } from "../config/expiry";
 import {
   type FleetConfig,
   type WorkerEntry,
@@ -92,6 +93,11 @@ export interface CloudContextOptions {
 export interface CreateOptions {
   /** Put the new workers in this cloud instead of the stack's default cloud. */
   cloud?: CloudName;
+  /**
+   * How long the new workers live (`30m`, `2h`, `1d`; 5m–30d), for those without their own
+   * `ttl`: each gets `expiresAt` = now + ttl in its config entry. @default undefined (no expiry)
+   */
+  ttl?: string;
 }
 
 /** Statistics, for tests and benchmarks. */
@@ -195,6 +201,12 @@ export class CloudContext {
         }
       }
       if (cloud) entries = entries.map((e) => ({ ...e, cloud: e.cloud ?? cloud }));
+      if (options.ttl !== undefined) {
+        parseTtl("ttl", options.ttl);
+        entries = entries.map((e) => ({ ...e, ttl: e.ttl ?? options.ttl }));
+      }
+      // Expiry is fixed now, at create time: an absolute expiresAt in each entry.
+      entries = stampExpiry(entries, new Date());
       return this.enqueue({ kind: "create", entries, generated, done: deferred<Worker[]>() });
     });
   }
@@ -246,6 +258,29 @@ export class CloudContext {
         done: deferred<Worker[]>(),
       }),
     );
+  }
+
+  /**
+   * Removes every worker past its `expiresAt` in one engine update, and resolves with their
+   * names (empty, without any update, when none has expired). Which workers go is decided again
+   * under the stack lock, so a worker deleted or re-created meanwhile is left alone.
+   */
+  async reapExpired(now: Date = new Date()): Promise<string[]> {
+    const expired = expiredWorkers((await this.getDesired()).entries, now).map((e) => e.name);
+    if (!expired.length) return [];
+    const m = {
+      kind: "delete" as const,
+      names: expired,
+      expiredBy: now.toISOString(),
+      done: deferred<void>(),
+    };
+    await this.enqueue(m);
+    return m.names;
+  }
+
+  /** The desired state as stack config says it now, validated (no engine operation). */
+  async getDesired(): Promise<FleetConfig> {
+    return this.parse(await this.stack.getAllConfig(), {});
   }
 
   /** Runs an update with the config as it is: converges after a failure or a hand edit. */
@@ -300,6 +335,18 @@ export class CloudContext {
           this.parse(before, { workers: next, cloud }); // validates the result as a whole
           entries = next;
         } else if (m.kind === "delete") {
+          if (m.expiredBy !== undefined) {
+            // Reap: only what is still there and still expired now that the lock is held.
+            const by = new Date(m.expiredBy);
+            const gone = new Set(
+              entries.filter((e) => isExpired(e, by)).map((e) => entryName(e).toLowerCase()),
+            );
+            m.names = m.names.filter((n) => gone.has(n.toLowerCase()));
+            if (!m.names.length) {
+              m.done.resolve();
+              continue;
+            }
+          }
           const have = names();
           const missing = m.names.find((n) => !have.has(n.toLowerCase()));
           if (missing) throw new WorkerNotFoundError(missing, entries.map(entryName));
@@ -316,6 +363,8 @@ export class CloudContext {
     }
     if (!applied.length) return;
 
+    // A `ttl` written into stack config by hand gets its expiresAt at this update.
+    entries = stampExpiry(entries, new Date());
     const desired = this.parse(before, { workers: entries, cloud });
     this.checkCredentialsFor([...current.clouds, ...desired.clouds, desired.cloud], before);
 

@@ -28,7 +28,13 @@ export function deferred<T>(): Deferred<T> {
 /** One request waiting for an engine operation. */
 export type Mutation =
   | { kind: "create"; entries: WorkerOverrides[]; generated: boolean; done: Deferred<Worker[]> }
-  | { kind: "delete"; names: string[]; done: Deferred<void> }
+  | {
+      kind: "delete";
+      names: string[];
+      /** Reap: delete only those of `names` still in config and expired at this ISO instant. */
+      expiredBy?: string;
+      done: Deferred<void>;
+    }
   | { kind: "cloud"; cloud: CloudName; done: Deferred<Worker[]> }
   | { kind: "sync"; done: Deferred<Worker[]> }
   | { kind: "destroy"; done: Deferred<void> }

@@ -85,14 +85,14 @@ describe("config/fleet-config", () => {
       expect(
         refusal(() => parseWorkerEntry("fleet:workers[0]", { name: "w", szie: "x" })).message,
       ).to.equal(
-        'fleet:workers[0].szie: unknown worker field: got "szie"; a worker object may have name, cloud, region, size and image',
+        'fleet:workers[0].szie: unknown worker field: got "szie"; a worker object may have name, cloud, region, size, image, ttl and expiresAt',
       );
     });
 
     it("refuses items that are neither a name nor an object", () => {
       for (const bad of [5, null, ["a"], true]) {
         expect(refusal(() => parseWorkerEntry("fleet:workers[1]", bad)).message).to.equal(
-          `fleet:workers[1]: invalid worker: got ${JSON.stringify(bad)}; each worker is a name, or an object { name, cloud?, region?, size?, image? }`,
+          `fleet:workers[1]: invalid worker: got ${JSON.stringify(bad)}; each worker is a name, or an object { name, cloud?, region?, size?, image?, ttl?, expiresAt? }`,
         );
       }
     });
@@ -135,7 +135,7 @@ describe("config/fleet-config", () => {
 
     it("refuses a value that is not a list", () => {
       expect(refusal(() => parseWorkerEntries("fleet:workers", { name: "a" })).message).to.equal(
-        'fleet:workers: not a list: got {"name":"a"}; a list of worker names or { name, cloud?, region?, size?, image? } objects',
+        'fleet:workers: not a list: got {"name":"a"}; a list of worker names or { name, cloud?, region?, size?, image?, ttl?, expiresAt? } objects',
       );
     });
   });
