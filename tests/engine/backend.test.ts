@@ -199,3 +199,50 @@ describe("engine double: file backend", () => {
     ).to.equal(true);
   });
 });
+
+describe("checkpointJSON", () => {
+  it("writes exactly what JSON.stringify of the normalized checkpoint writes", async () => {
+    const { checkpointJSON, normalizeDeployment, newManifest } = await import("./backend");
+    const d = {
+      manifest: newManifest("v3.270.0"),
+      secrets_providers: { type: "passphrase", state: { salt: "v1:abc" } },
+      resources: [
+        {
+          urn: "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev",
+          custom: false,
+          type: "pulumi:pulumi:Stack",
+          outputs: { b: 1, a: [2, { d: 3, c: 4 }] },
+        },
+        {
+          urn: "urn:pulumi:dev::p::t:m:R::r",
+          custom: true,
+          id: "1",
+          type: "t:m:R",
+          inputs: { z: "", y: null },
+          dependencies: [],
+          protect: false,
+        },
+      ],
+      pending_operations: [
+        {
+          resource: {
+            urn: "urn:pulumi:dev::p::t:m:R::q",
+            custom: true,
+            type: "t:m:R",
+            inputs: { x: 1 },
+          },
+          type: "creating" as const,
+        },
+      ],
+    };
+    const expected = JSON.stringify({
+      version: 3,
+      checkpoint: { stack: "organization/p/dev", latest: normalizeDeployment(d) },
+    });
+    expect(checkpointJSON("organization/p/dev", d)).to.equal(expected);
+    const bare = { manifest: d.manifest };
+    expect(checkpointJSON("s", bare)).to.equal(
+      JSON.stringify({ version: 3, checkpoint: { stack: "s", latest: normalizeDeployment(bare) } }),
+    );
+  });
+});

@@ -168,6 +168,38 @@ export function normalizeDeployment(d: Deployment): Deployment {
   return out;
 }
 
+/**
+ * The checkpoint file's text: exactly `JSON.stringify({ version: 3, checkpoint: { stack, latest:
+ * normalizeDeployment(d) } })`, but built from each resource's text, kept per resource object. The
+ * engine writes the whole snapshot after every step; resources it did not touch are the same
+ * objects each time, so a 5,000-resource stack is not re-serialized thousands of times.
+ */
+export function checkpointJSON(stack: string, d: Deployment): string {
+  const latest = normalizeDeployment({ ...d, resources: [], pending_operations: [] });
+  const parts: string[] = [`"manifest":${JSON.stringify(latest.manifest)}`];
+  if (latest.secrets_providers)
+    parts.push(`"secrets_providers":${JSON.stringify(latest.secrets_providers)}`);
+  if (d.resources?.length) parts.push(`"resources":[${d.resources.map(resourceJSON).join(",")}]`);
+  if (d.pending_operations?.length) {
+    const ops = d.pending_operations.map(
+      (op) => `{"resource":${resourceJSON(op.resource)},"type":${JSON.stringify(op.type)}}`,
+    );
+    parts.push(`"pending_operations":[${ops.join(",")}]`);
+  }
+  parts.push(`"metadata":${JSON.stringify(latest.metadata)}`);
+  return `{"version":3,"checkpoint":{"stack":${JSON.stringify(stack)},"latest":{${parts.join(",")}}}}`;
+}
+
+const resourceTexts = new WeakMap<ResourceState, string>();
+function resourceJSON(r: ResourceState): string {
+  let text = resourceTexts.get(r);
+  if (text === undefined) {
+    text = JSON.stringify(normalizeResource(r));
+    resourceTexts.set(r, text);
+  }
+  return text;
+}
+
 /** A new manifest for `version` (`deploy.Manifest`, `NewMagic`). */
 export function newManifest(version: string): Manifest {
   return {
@@ -508,8 +540,11 @@ export class FileBackend {
    * written compact (atomically, via a temp file and rename).
    */
   writeDeployment(project: string, stack: string, deployment: Deployment): void {
-    const chk = { stack: fullyQualified(project, stack), latest: normalizeDeployment(deployment) };
-    this.saveCheckpointBytes(project, stack, JSON.stringify({ version: 3, checkpoint: chk }));
+    this.saveCheckpointBytes(
+      project,
+      stack,
+      checkpointJSON(fullyQualified(project, stack), deployment),
+    );
   }
 
   private saveCheckpointBytes(project: string, stack: string, text: string): void {
