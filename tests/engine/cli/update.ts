@@ -265,9 +265,9 @@ async function deploy(
   if (kind === "preview" && original === "destroy") {
     return d.run(async () => undefined);
   }
-  return d.run(async (monitor, engine) => {
+  return d.run(async (monitor, engine, stop) => {
     engineAddressHolder.address = engine;
-    return runProgram(ws, flags, monitor, engine, kind === "preview");
+    return runProgram(ws, flags, monitor, engine, kind === "preview", stop);
   });
 }
 
@@ -278,6 +278,7 @@ async function runProgram(
   monitor: string,
   engine: string,
   dryRun: boolean,
+  stop: AbortSignal,
 ): Promise<string | undefined> {
   const config = ws.programConfig();
   const secretKeys = Object.entries(config)
@@ -304,6 +305,8 @@ async function runProgram(
     call(info, "setProgramDirectory", pwd);
     call(info, "setEntryPoint", main);
     call(req, "setInfo", info);
+    // Cancelled with the deployment: closing the channel cancels the Run call.
+    stop.addEventListener("abort", () => lang.close(), { once: true });
     try {
       const res = await unary(lang, "run", req);
       const err = call<string>(res, "getError");
@@ -350,6 +353,15 @@ async function runProgram(
     env,
     stdio: ["ignore", "inherit", "inherit"],
   });
+  // Cancelled with the deployment: SIGINT, then SIGKILL after the host's 5 s WaitDelay.
+  stop.addEventListener(
+    "abort",
+    () => {
+      child.kill("SIGINT");
+      setTimeout(() => child.kill("SIGKILL"), 5_000).unref();
+    },
+    { once: true },
+  );
   const code = await new Promise<number>((resolve) => child.once("exit", (c) => resolve(c ?? 1)));
   if (code === 0) return undefined;
   // `main.go`: exit code 32 means the program already reported a user-actionable error.

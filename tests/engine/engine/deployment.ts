@@ -1109,7 +1109,7 @@ export class Deployment {
    * deletes. Resolves when the deployment is over.
    */
   async run(
-    runProgram: (monitor: string, engine: string) => Promise<string | undefined>,
+    runProgram: (monitor: string, engine: string, stop: AbortSignal) => Promise<string | undefined>,
   ): Promise<DeploymentResult> {
     this.warnPending();
     if (this.o.kind === "destroy") {
@@ -1123,7 +1123,12 @@ export class Deployment {
     const monitor = await serve(resrpc.ResourceMonitorService, this.monitor());
     const engine = await serve(engrpc.EngineService, this.engineService());
     let programError: string | undefined;
-    const programDone = runProgram(`127.0.0.1:${monitor.port}`, `127.0.0.1:${engine.port}`).then(
+    const stop = new AbortController();
+    const programDone = runProgram(
+      `127.0.0.1:${monitor.port}`,
+      `127.0.0.1:${engine.port}`,
+      stop.signal,
+    ).then(
       (err) => {
         programError = err;
       },
@@ -1135,7 +1140,12 @@ export class Deployment {
     await Promise.race([programDone, this.untilStoppedAndIdle()]);
     if (this.stopped) {
       monitor.server.forceShutdown();
-      await Promise.race([programDone, new Promise((r) => setTimeout(r, 10_000))]);
+      // The program's pending registrations now fail as "resource monitor is terminating"; the
+      // engine does not wait for it to finish: it cancels the language host's Run
+      // (`pulumi-language-nodejs` main.go: the program gets SIGINT when the context is cancelled).
+      await Promise.race([programDone, new Promise((r) => setTimeout(r, 500))]);
+      stop.abort();
+      await Promise.race([programDone, new Promise((r) => setTimeout(r, 6_000))]);
     } else {
       await programDone;
       monitor.server.forceShutdown();
