@@ -7,6 +7,8 @@ import { expect } from "chai";
 import { fork } from "node:child_process";
 import * as path from "node:path";
 import { CloudContext } from "../../context/cloud-context";
+import type { Progress } from "../../context/events";
+import { CancelledError } from "../../context/stack";
 import { fleetProject } from "../harness/project";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
@@ -92,6 +94,60 @@ describe("CloudContext through the pulumi double", function () {
     expect(listed.map((w) => [w.name, w.id]).sort(), "fleet list").to.deep.equal(
       droplets.map((d) => [String(d.outputs.name), d.id]).sort(),
     );
+  });
+
+  it("a cancel while a worker is being created: the create in flight finishes, nothing new starts, config = state = cloud", async () => {
+    const p = fleetProject({
+      config: { "fleet:cloud": "digitalocean" },
+      // a's create takes 4 s in the simulated cloud: long enough to cancel while it runs.
+      env: {
+        DIGITALOCEAN_TOKEN: "dop_v1_test",
+        PULUMI_DOUBLE_FAULTS: JSON.stringify([
+          { op: "create", match: { name: "digitalocean-a" }, delayMs: 4000 },
+        ]),
+      },
+    });
+    const controller = new AbortController();
+    const progress: Progress[] = [];
+    const error = await withEnv(p.env, async () => {
+      const ctx = await CloudContext.open({
+        workDir: p.dir,
+        stackName: p.stack,
+        signal: controller.signal,
+        onProgress: (e) => {
+          progress.push(e);
+          if (e.worker === "a" && e.state === "creating") controller.abort();
+        },
+      });
+      return ctx.createWorkers(["a", "b", "c"], {}).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    });
+    // First: the cancel really interrupted a create that was running.
+    expect(progress.map((e) => `${e.worker}: ${e.state}`)).to.include("a: creating");
+    expect(error, "the create was cancelled").to.be.instanceOf(CancelledError);
+    expect(error?.message).to.match(/^cancelled: the update was stopped/);
+    // A graceful cancel lets the step in flight finish: a exists, in the cloud and in state.
+    const droplets = (await p.cloud(DROPLET)).map((d) => String(d.outputs.name)).sort();
+    expect(droplets).to.include("a");
+    expect(
+      p
+        .ledger()
+        .filter((l) => l.name === "digitalocean-a")
+        .map((l) => [l.op, l.outcome]),
+    ).to.deep.equal([["create", "ok"]]);
+    // Nothing started after the cancel, and the three views agree.
+    const started = new Set(progress.filter((e) => e.state === "creating").map((e) => e.worker));
+    expect(
+      droplets.filter((n) => !started.has(n)),
+      "nothing new started",
+    ).to.deep.equal([]);
+    const inState = (p.checkpoint()?.resources ?? []).filter((r) => r.type === DROPLET);
+    expect(
+      inState.map((r) => r.urn.split("::").pop()?.replace("digitalocean-", "")).sort(),
+    ).to.deep.equal(droplets);
+    expect(p.configuredNames().sort(), "config lists what exists").to.deep.equal(droplets);
   });
 
   it("local cloud (the default): real processes are started, listed, seen gone when killed, and stopped", async () => {
