@@ -4,7 +4,7 @@
  * checkpoint and a simulated cloud per test. The shipped CLI has no test switch.
  */
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -227,6 +227,47 @@ describe("fleet command (through the pulumi double)", function () {
       "fleet: error: 1 worker failed: s1 (not started: the update stopped after digitalocean-firewall failed: " +
         "POST https://api.digitalocean.com/v2/firewalls: 403 You do not have access for the attempted action.)",
     );
+  });
+
+  it("Ctrl-C while a worker is being created: exit 130, a graceful cancel, the running create finishes", async () => {
+    const { p } = fleetRunner();
+    const faults = JSON.stringify([
+      { op: "create", match: { name: "digitalocean-slow" }, delayMs: 4000 },
+    ]);
+    const child = spawn(
+      process.execPath,
+      [CLI, "-C", p.dir, "--stack", p.stack, "create", "slow"],
+      {
+        detached: true, // its own process group, as a shell gives a foreground job
+        env: { ...p.env, PULUMI_DOUBLE_FAULTS: faults },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("exit", (code) => resolve(code)),
+    );
+    const deadline = Date.now() + 120_000;
+    // First prove a create is running, then press Ctrl-C: the terminal signals the whole group.
+    while (!stderr.includes("slow: creating")) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`fleet never started creating slow:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.kill(-(child.pid as number), "SIGINT");
+    const code = await exited;
+    expect(code, stderr).to.equal(130);
+    expect(stderr).to.contain("the engine is cancelling the update gracefully");
+    expect(stderr).to.contain(
+      "fleet: the update was cancelled gracefully: nothing is left pending",
+    );
+    // The step in flight finished: the worker exists in the cloud, in state and in config.
+    const droplets = await p.cloud(DROPLET);
+    expect(droplets.map((d) => d.outputs.name)).to.deep.equal(["slow"]);
+    const inState = (p.checkpoint()?.resources ?? []).filter((r) => r.type === DROPLET);
+    expect(inState.map((r) => r.id)).to.deep.equal([droplets[0].id]);
+    expect(p.configuredNames()).to.deep.equal(["slow"]);
   });
 
   it("missing credentials fail before the engine runs, naming what to set", () => {
