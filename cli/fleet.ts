@@ -100,18 +100,6 @@ async function openContext(
 ): Promise<CloudContext> {
   const { CloudContext } = await import("../context/cloud-context");
   const common = { onProgress, signal, onMessage: (m: string) => !opts.quiet && stderr(m) };
-  const doubleDir = process.env.FLEET_TEST_ENGINE_DOUBLE;
-  if (doubleDir) {
-    // Tests only: drive the in-process engine double instead of the Pulumi CLI.
-    const { EngineDouble } = await import("../tests/harness/engine-double");
-    const stack = new EngineDouble({ dir: doubleDir, stackName: opts.stack, projectDir: opts.cwd });
-    return new CloudContext({
-      ...common,
-      stack,
-      projectDir: opts.cwd,
-      retry: { baseDelayMs: 20, maxDelayMs: 200, attempts: 8 },
-    });
-  }
   return CloudContext.open({
     ...common,
     // The engine gets the terminal's Ctrl-C itself; see `interrupts` below.

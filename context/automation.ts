@@ -16,6 +16,7 @@ import {
   LocalWorkspace,
   PulumiCommand,
   type Stack,
+  StackAlreadyExistsError,
 } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { SemVer } from "semver";
@@ -203,6 +204,21 @@ export async function openStack(
       });
       return new AutomationStack(stack);
     } catch (e) {
+      if (e instanceof StackAlreadyExistsError) {
+        // createOrSelectStack runs `stack select`, then `stack init` when there is none: another
+        // fleet process can create the stack in between (two commands on a fresh clone). Then
+        // the stack exists, which is all this process wanted: select it.
+        try {
+          const stack = await LocalWorkspace.selectStack(args, {
+            workDir: options.workDir,
+            envVars,
+            pulumiCommand,
+          });
+          return new AutomationStack(stack);
+        } catch (again) {
+          throw translate(again);
+        }
+      }
       if (!isMissingCli(e)) throw translate(e);
       const allowed = options.installPulumi ?? env.FLEET_INSTALL_PULUMI === "1";
       if (!allowed || attempt > 0)

@@ -468,7 +468,7 @@ export class CloudContext {
       failed,
       general,
       existing: await this.existingNow(),
-      stoppedAfter: stoppedBy(collector, failed),
+      ...stoppedBy(collector, failed, general),
       workers,
       extra,
       cloud,

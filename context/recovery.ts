@@ -52,18 +52,24 @@ export function failedWorkers(
 }
 
 /**
- * What stopped a failed update, for "not started" messages: the first worker that failed, else
- * the first resource that failed, else the first error message.
+ * What stopped a failed update, for "not started" messages: the first worker that failed (its
+ * own reason is reported with it), else the first resource that failed and the engine's reason,
+ * else the first message of the failure. A failure that names no worker (a shared resource such
+ * as a firewall, the program itself, a data source) must still say why: it is all the user sees.
  */
 export function stoppedBy(
   collector: FailureCollector,
   failed: ReadonlyMap<string, string>,
-): string {
+  general: readonly string[] = collector.messages,
+): { stoppedAfter?: string; stopReason?: string } {
   const [worker] = failed.keys();
-  if (worker !== undefined) return worker;
+  if (worker !== undefined) return { stoppedAfter: worker };
   const [first] = collector.failures;
-  if (first) return urnName(first.urn);
-  return "an error";
+  // "failed" alone is what a resOpFailedEvent without a diagnostic leaves.
+  const reason = (message: string | undefined) =>
+    message && message !== "failed" ? message : general[0];
+  if (first) return { stoppedAfter: urnName(first.urn), stopReason: reason(first.message) };
+  return { stopReason: general[0] };
 }
 
 /** What recovery knows once the config tells the truth and the outputs have been converged. */
@@ -74,8 +80,10 @@ export interface AfterFailure {
   general: readonly string[];
   /** Worker names in state now (after the converging update); undefined if state is unreadable. */
   existing: ReadonlySet<string> | undefined;
-  /** The worker (or resource) whose failure stopped the update. */
-  stoppedAfter: string;
+  /** The worker (or resource) whose failure stopped the update, if one did. */
+  stoppedAfter?: string;
+  /** Why the update stopped, when no worker's own failure says it (see `stoppedBy`). */
+  stopReason?: string;
   /** The workers output of the converging update; undefined if it failed. */
   workers: Worker[] | undefined;
   /** Appended to every error: why converging failed, and what to run then. */
@@ -96,7 +104,9 @@ export interface AfterFailure {
  * - a cloud switch was undone, so it rejects; a sync rejects when anything failed.
  */
 export function settleAfterFailure(applied: readonly Mutation[], after: AfterFailure): void {
-  const notStarted = `not started: the update stopped after ${after.stoppedAfter} failed`;
+  const notStarted = after.stoppedAfter
+    ? `not started: the update stopped after ${after.stoppedAfter} failed${after.stopReason ? `: ${after.stopReason}` : ""}`
+    : `not started: the update failed: ${after.stopReason ?? "see the engine output"}`;
   const exists = (name: string) => after.existing?.has(name) ?? false;
   const whole = new WorkersFailedError(after.failed, after.general, after.extra);
   for (const m of applied) {

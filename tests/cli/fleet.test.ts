@@ -1,10 +1,17 @@
+/**
+ * The real `fleet` command in a subprocess, through the `pulumi` double first on PATH (the
+ * Automation API spawns it exactly as it would spawn the real CLI): a file backend, a real
+ * checkpoint and a simulated cloud per test. The shipped CLI has no test switch.
+ */
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CLI, fleetProject } from "../harness/project";
 
-const CLI = path.join(__dirname, "..", "..", "cli", "fleet.js");
+const DROPLET = "digitalocean:index/droplet:Droplet";
+const EC2 = "aws:ec2/instance:Instance";
 
 interface Run {
   code: number | null;
@@ -12,37 +19,26 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the real `fleet` command in a subprocess against a fresh engine double. */
+/** Dummy credentials: fleet checks that they are present; the simulated clouds accept them. */
+const CREDENTIALS: NodeJS.ProcessEnv = {
+  DIGITALOCEAN_TOKEN: "dop_v1_test",
+  AWS_ACCESS_KEY_ID: "k",
+  AWS_SECRET_ACCESS_KEY: "s",
+  AWS_REGION: "us-east-1",
+};
+
+/** Runs the real `fleet` command against a fresh project on the `pulumi` double. */
 function fleetRunner(config: Record<string, string> = { "fleet:cloud": "digitalocean" }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-cli-"));
-  const engine = path.join(dir, "engine");
-  fs.mkdirSync(engine);
-  const values: Record<string, { value: string }> = {};
-  for (const [k, v] of Object.entries(config)) values[k] = { value: v };
-  fs.writeFileSync(path.join(engine, "config.json"), JSON.stringify(values));
-  const run = (
-    args: string[],
-    env: NodeJS.ProcessEnv = { AWS_ACCESS_KEY_ID: "k", AWS_REGION: "us-east-1" },
-  ): Run => {
-    const r = spawnSync(process.execPath, [CLI, "-C", dir, ...args], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        FLEET_TEST_ENGINE_DOUBLE: engine,
-        DIGITALOCEAN_TOKEN: "t",
-        ...env,
-      },
-      encoding: "utf8",
-      input: "",
-      timeout: 60_000,
-    });
+  const p = fleetProject({ config, env: CREDENTIALS });
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}): Run => {
+    const r = p.fleetWith(env, ...args);
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
-  return { dir, engine, run };
+  return { p, run };
 }
 
-describe("fleet command", function () {
-  this.timeout(60_000);
+describe("fleet command (through the pulumi double)", function () {
+  this.timeout(240_000);
 
   it("--help lists every command and exits 0", () => {
     const { run } = fleetRunner();
@@ -63,8 +59,26 @@ describe("fleet command", function () {
     expect(r.stderr).to.contain("loaded=0");
   });
 
-  it("creates, lists as a table and as JSON, deletes, and deletes all", () => {
-    const { run } = fleetRunner();
+  it("the shipped CLI has no test switch, and no product code loads anything from tests/", () => {
+    expect(fs.readFileSync(CLI, "utf8")).to.not.contain("FLEET_TEST_");
+    const dist = path.dirname(path.dirname(CLI));
+    const product = ["api.js", "index.js", "program.js", "cli", "config", "context", "strategies"];
+    const files = product.flatMap((f) => {
+      const full = path.join(dist, f);
+      return fs.statSync(full).isDirectory()
+        ? fs
+            .readdirSync(full)
+            .filter((n) => n.endsWith(".js"))
+            .map((n) => path.join(full, n))
+        : [full];
+    });
+    expect(files.length).to.be.greaterThan(10);
+    for (const file of files)
+      expect(fs.readFileSync(file, "utf8"), file).to.not.match(/require\([^)]*tests\//);
+  });
+
+  it("creates, lists as a table and as JSON, deletes, and deletes all: the cloud agrees each time", async () => {
+    const { p, run } = fleetRunner();
     const c = run(["create", "a", "b", "--json"]);
     expect(c.code, c.stderr).to.equal(0);
     const made = JSON.parse(c.stdout) as Record<string, string>[];
@@ -79,43 +93,66 @@ describe("fleet command", function () {
       "size",
       "status",
     ]);
+    // What fleet printed is what the (simulated) cloud holds: ids, addresses, region, size.
+    const droplets = await p.cloud(DROPLET);
+    expect(
+      made.map((w) => [w.name, w.id, w.ip, w.region, w.size, Date.parse(w.createdAt)]),
+    ).to.deep.equal(
+      ["a", "b"].map((n) => {
+        const d = droplets.find((o) => o.outputs.name === n);
+        expect(d, `droplet ${n}`).to.not.equal(undefined);
+        return [
+          n,
+          d?.id,
+          d?.outputs.ipv4Address,
+          "nyc3",
+          "s-1vcpu-1gb",
+          Date.parse(String(d?.outputs.createdAt)),
+        ];
+      }),
+    );
 
     const t = run(["list"]);
-    expect(t.code).to.equal(0);
+    expect(t.code, t.stderr).to.equal(0);
     expect(t.stdout).to.match(
       /NAME\s+│\s+CLOUD\s+│\s+REGION\s+│\s+SIZE\s+│\s+IP\s+│\s+CREATED\s+│\s+STATUS/,
     );
-    expect(t.stdout).to.match(/│ a\s+│ digitalocean │ nyc3\s+│ s-1vcpu-1gb │ 10\./);
+    expect(t.stdout).to.contain(
+      `│ a    │ digitalocean │ nyc3   │ s-1vcpu-1gb │ ${made[0].ip} │ ${made[0].createdAt} │`,
+    );
 
-    const n = run(["create", "--count", "3", "--json", "--cloud", "aws"], {
-      AWS_ACCESS_KEY_ID: "k",
-      AWS_REGION: "us-east-1",
-    });
+    const n = run(["create", "--count", "3", "--json", "--cloud", "aws"]);
     expect(n.code, n.stderr).to.equal(0);
     const random = JSON.parse(n.stdout) as Record<string, string>[];
     expect(random).to.have.length(3);
     for (const w of random)
       expect(w)
-        .to.include({ cloud: "aws" })
+        .to.include({ cloud: "aws", region: "us-east-1" })
         .and.have.property("name")
         .match(/^[A-Z0-9]{10}$/);
+    const instances = await p.cloud(EC2);
+    expect(
+      instances.map((o) => [o.id, (o.outputs.tags as Record<string, string>).Name]).sort(),
+    ).to.deep.equal(random.map((w) => [w.id, w.name]).sort());
 
     const d = run(["delete", "a", "--json"]);
-    expect(d.code).to.equal(0);
+    expect(d.code, d.stderr).to.equal(0);
     expect(JSON.parse(d.stdout)).to.deep.equal({ deleted: ["a"] });
+    expect((await p.cloud(DROPLET)).map((o) => o.outputs.name)).to.deep.equal(["b"]);
     const l = JSON.parse(run(["list", "--json"]).stdout) as { name: string }[];
     expect(l.map((w) => w.name)).to.deep.equal(["b", ...random.map((w) => w.name)]);
 
-    expect(
-      run(["delete-all", "--yes"], { AWS_ACCESS_KEY_ID: "k", AWS_REGION: "us-east-1" }).code,
-    ).to.equal(0);
+    const all = run(["delete-all", "--yes"]);
+    expect(all.code, all.stderr).to.equal(0);
     expect(JSON.parse(run(["list", "--json"]).stdout)).to.deep.equal([]);
+    expect(await p.cloud(DROPLET)).to.deep.equal([]);
+    expect(await p.cloud(EC2)).to.deep.equal([]);
   });
 
   it("shows per-worker progress on stderr", () => {
     const { run } = fleetRunner();
     const r = run(["create", "p1", "p2"]);
-    expect(r.code).to.equal(0);
+    expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr)
       .to.contain("p1: creating")
       .and.contain("p1: created")
@@ -123,7 +160,7 @@ describe("fleet command", function () {
   });
 
   it("errors: one line, exit 1; usage errors exit 2", () => {
-    const { run } = fleetRunner();
+    const { p, run } = fleetRunner();
     const missing = run(["delete", "ghost"]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr.trim().split("\n").pop()).to.equal(
@@ -148,14 +185,99 @@ describe("fleet command", function () {
     const noTty = run(["delete-all"]);
     expect(noTty.code).to.equal(2);
     expect(noTty.stderr).to.contain("refusing to delete every worker without --yes");
+    expect(p.updates(), "no update ran for any of them").to.equal(0);
+  });
+
+  it("a provider failure is one line per worker naming it, exit 1, without engine colour markup", async () => {
+    const { p, run } = fleetRunner();
+    const faults = JSON.stringify([
+      {
+        op: "create",
+        match: { name: "digitalocean-f2" },
+        error: "Error creating droplet: 422 Size is not available in this region.",
+      },
+    ]);
+    const r = run(["create", "f1", "f2"], { PULUMI_DOUBLE_FAULTS: faults });
+    expect(r.code).to.equal(1);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("fleet: error:"));
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.contain("f2").and.contain("Size is not available in this region");
+    expect(r.stderr).to.not.match(/<\{%/);
+    expect(
+      p
+        .ledger()
+        .filter((l) => l.outcome === "fault")
+        .map((l) => l.name),
+    ).to.deep.equal(["digitalocean-f2"]);
+  });
+
+  it("a failure of a shared resource names it and the provider's reason for every worker it stopped", () => {
+    const { run } = fleetRunner();
+    const faults = JSON.stringify([
+      {
+        op: "create",
+        match: { name: "digitalocean-firewall" },
+        error:
+          "POST https://api.digitalocean.com/v2/firewalls: 403 You do not have access for the attempted action.",
+      },
+    ]);
+    const r = run(["create", "s1"], { PULUMI_DOUBLE_FAULTS: faults });
+    expect(r.code).to.equal(1);
+    expect(r.stderr.trim().split("\n").pop()).to.equal(
+      "fleet: error: 1 worker failed: s1 (not started: the update stopped after digitalocean-firewall failed: " +
+        "POST https://api.digitalocean.com/v2/firewalls: 403 You do not have access for the attempted action.)",
+    );
+  });
+
+  it("Ctrl-C while a worker is being created: exit 130, a graceful cancel, the running create finishes", async () => {
+    const { p } = fleetRunner();
+    const faults = JSON.stringify([
+      { op: "create", match: { name: "digitalocean-slow" }, delayMs: 4000 },
+    ]);
+    const child = spawn(
+      process.execPath,
+      [CLI, "-C", p.dir, "--stack", p.stack, "create", "slow"],
+      {
+        detached: true, // its own process group, as a shell gives a foreground job
+        env: { ...p.env, PULUMI_DOUBLE_FAULTS: faults },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("exit", (code) => resolve(code)),
+    );
+    const deadline = Date.now() + 120_000;
+    // First prove a create is running, then press Ctrl-C: the terminal signals the whole group.
+    while (!stderr.includes("slow: creating")) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`fleet never started creating slow:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.kill(-(child.pid as number), "SIGINT");
+    const code = await exited;
+    expect(code, stderr).to.equal(130);
+    expect(stderr).to.contain("the engine is cancelling the update gracefully");
+    expect(stderr).to.contain(
+      "fleet: the update was cancelled gracefully: nothing is left pending",
+    );
+    // The step in flight finished: the worker exists in the cloud, in state and in config.
+    const droplets = await p.cloud(DROPLET);
+    expect(droplets.map((d) => d.outputs.name)).to.deep.equal(["slow"]);
+    const inState = (p.checkpoint()?.resources ?? []).filter((r) => r.type === DROPLET);
+    expect(inState.map((r) => r.id)).to.deep.equal([droplets[0].id]);
+    expect(p.configuredNames()).to.deep.equal(["slow"]);
   });
 
   it("missing credentials fail before the engine runs, naming what to set", () => {
-    const { run, engine } = fleetRunner();
-    const r = run(["create", "a"], { DIGITALOCEAN_TOKEN: "" });
+    const { p, run } = fleetRunner();
+    const r = run(["create", "a"], { DIGITALOCEAN_TOKEN: undefined });
     expect(r.code).to.equal(1);
     expect(r.stderr).to.contain("DIGITALOCEAN_TOKEN");
-    expect(fs.existsSync(path.join(engine, "state.json"))).to.equal(false);
+    expect(p.updates(), "no update ran").to.equal(0);
+    expect(p.ledger()).to.deep.equal([]);
+    expect(p.configuredNames(), "the refused worker is not left in config").to.deep.equal([]);
   });
 
   it("without the Pulumi CLI, says what to install (real LocalWorkspace, no pulumi on PATH)", () => {

@@ -6,7 +6,8 @@
 import { expect } from "chai";
 import { WorkersFailedError, existingWorkers } from "../../context/cloud-context";
 import { deferred, type Mutation } from "../../context/queue";
-import { settleAfterFailure } from "../../context/recovery";
+import { settleAfterFailure, stoppedBy } from "../../context/recovery";
+import { FailureCollector } from "../../context/events";
 import { configuredNames, rejection, testFleet } from "../harness/context";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
@@ -182,6 +183,57 @@ describe("settleAfterFailure", () => {
     expect((await rejection(mixed.done.promise)).message).to.equal(
       "2 workers failed: x (boom); y (not started: the update stopped after x failed)",
     );
+  });
+
+  it("a failure that names no worker still says why the workers were not started", async () => {
+    const shared = create("a");
+    const program = create("b");
+    settleAfterFailure([shared], {
+      ...base,
+      failed: new Map(),
+      stoppedAfter: "digitalocean-firewall",
+      stopReason: "403 You do not have access for the attempted action.",
+      existing: new Set(),
+      workers: [],
+    });
+    expect((await rejection(shared.done.promise)).message).to.equal(
+      "1 worker failed: a (not started: the update stopped after digitalocean-firewall failed: 403 You do not have access for the attempted action.)",
+    );
+    settleAfterFailure([program], {
+      ...base,
+      failed: new Map(),
+      stoppedAfter: undefined,
+      stopReason: 'error serializing property "ami"',
+      existing: new Set(),
+      workers: [],
+    });
+    expect((await rejection(program.done.promise)).message).to.equal(
+      '1 worker failed: b (not started: the update failed: error serializing property "ami")',
+    );
+  });
+
+  it("stoppedBy: the first failed worker, else the failed resource and its reason, else the message", () => {
+    const collector = new FailureCollector();
+    expect(stoppedBy(collector, new Map(), ["the program failed"])).to.deep.equal({
+      stopReason: "the program failed",
+    });
+    const fw =
+      "urn:pulumi:dev::fleet::fleet:digitalocean:WorkerFleet$digitalocean:index/firewall:Firewall::digitalocean-firewall";
+    collector.onEvent({
+      sequence: 1,
+      timestamp: 0,
+      diagnosticEvent: {
+        urn: fw,
+        message: "<{%reset%}>403 forbidden<{%reset%}>\n",
+        color: "raw",
+        severity: "error",
+      },
+    } as never);
+    expect(stoppedBy(collector, new Map())).to.deep.equal({
+      stoppedAfter: "digitalocean-firewall",
+      stopReason: "403 forbidden",
+    });
+    expect(stoppedBy(collector, new Map([["w1", "boom"]]))).to.deep.equal({ stoppedAfter: "w1" });
   });
 });
 

@@ -9,77 +9,27 @@
  * which need the double's cloud, are then reported as skipped with the reason).
  */
 import { expect } from "chai";
-import { type SpawnSyncReturns, spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { openCloud } from "../engine/cloud";
-import { readLedger } from "../engine/faults";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CLI, type FleetProject, fleetProject } from "../harness/project";
 
-const ROOT = path.join(__dirname, "..", "..", "..");
-const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
-const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
 const REAL = process.env.FLEET_E2E_REAL === "1";
 const realProbe = REAL ? spawnSync("pulumi", ["version"], { encoding: "utf8" }) : undefined;
 const REAL_MISSING = REAL && realProbe?.status !== 0;
 const ENGINE = REAL ? "the real Pulumi CLI" : "the pulumi double";
+const DROPLET = "digitalocean:index/droplet:Droplet";
 
-interface Project {
-  dir: string;
-  env: NodeJS.ProcessEnv;
-  fleet(...args: string[]): SpawnSyncReturns<string>;
-  pulumi(args: string[], extraEnv?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
-  checkpoint(): { resources?: { type: string; urn: string; id?: string }[] } | undefined;
-}
-
-/** A fleet project in a temporary directory: the repository's Pulumi.yaml with `main` pointing at the built program. */
-function project(stack: string, config: Record<string, string>): Project {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
-  const yaml = fs
-    .readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")
-    .replace(/^main: .*$/m, `main: ${path.join(ROOT, "dist", "index.js")}`);
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml);
-  const lines = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`);
-  // Stack files live where Pulumi.yaml's `stackConfigDir` says (each clone's own, gitignored).
-  const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(yaml)?.[1] ?? ".");
-  fs.mkdirSync(stackDir, { recursive: true });
-  fs.writeFileSync(path.join(stackDir, `Pulumi.${stack}.yaml`), `config:\n${lines.join("\n")}\n`);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: REAL ? process.env.PATH : `${DOUBLE_BIN}${path.delimiter}${process.env.PATH}`,
-    PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-    PULUMI_CONFIG_PASSPHRASE: "e2e-test-passphrase",
-    PULUMI_HOME: path.join(dir, "home"),
-    PULUMI_DOUBLE_DIR: path.join(dir, "double"),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    DIGITALOCEAN_TOKEN: "dop_v1_e2e",
-  };
-  fs.mkdirSync(path.join(dir, "state"));
-  return {
-    dir,
-    env,
-    fleet: (...args) =>
-      spawnSync(process.execPath, [CLI, "-C", dir, "--stack", stack, ...args], {
-        env,
-        encoding: "utf8",
-        input: "",
-        timeout: 240_000,
-      }),
-    pulumi: (args, extraEnv = {}) =>
-      spawnSync("pulumi", [...args, "--stack", stack, "--non-interactive", "--cwd", dir], {
-        env: { ...env, ...extraEnv },
-        encoding: "utf8",
-        timeout: 240_000,
-      }),
-    checkpoint: () => {
-      const file = path.join(dir, "state", ".pulumi", "stacks", "fleet", `${stack}.json`);
-      if (!fs.existsSync(file)) return undefined;
-      const cp = JSON.parse(fs.readFileSync(file, "utf8")) as {
-        checkpoint: { latest?: { resources?: { type: string; urn: string; id?: string }[] } };
-      };
-      return cp.checkpoint.latest;
-    },
-  };
+/** A fleet project in a temporary directory (tests/harness/project.ts), on the double unless FLEET_E2E_REAL=1. */
+function project(stack: string, config: Record<string, string>): FleetProject {
+  return fleetProject({
+    stack,
+    config,
+    real: REAL,
+    inheritEnv: true,
+    env: { DIGITALOCEAN_TOKEN: "dop_v1_e2e" },
+  });
 }
 
 function alive(pid: number): boolean {
@@ -156,9 +106,9 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     expect(deleted.status, deleted.stderr).to.equal(0);
     expect(await eventually(() => !alive(a)), "e2e-a stopped").to.equal(true);
     expect(alive(b), "e2e-b still running").to.equal(true);
-    expect(
-      (JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[]).map((w) => w.name),
-    ).to.deep.equal(["e2e-b"]);
+    // The listed worker is the very process that is still running, not just a name.
+    const after = JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[];
+    expect(after).to.deep.equal([workers[1]]);
 
     const all = p.fleet("delete-all", "--yes");
     expect(all.status, all.stderr).to.equal(0);
@@ -194,9 +144,20 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     expect(up.status, `${up.stdout}\n${up.stderr}`).to.equal(0);
     const out = p.pulumi(["stack", "output", "workers", "--json"], plainEnv);
     const workers = JSON.parse(out.stdout) as ListedWorker[];
-    expect(workers.map((w) => w.name)).to.deep.equal(["plain-a"]);
+    expect(workers.map((w) => [w.name, w.cloud, w.region, w.size, w.ip, w.status])).to.deep.equal([
+      ["plain-a", "local", "localhost", "process", "127.0.0.1", "running"],
+    ]);
+    expect(Date.parse(workers[0].createdAt)).to.be.within(Date.now() - 600_000, Date.now());
     const pid = pidOf(workers[0]);
     expect(alive(pid)).to.equal(true);
+    // What the stack output says is what `fleet list` (the same state, another way in) says.
+    const viaFleet = spawnSync(
+      process.execPath,
+      [CLI, "-C", p.dir, "--stack", "plain", "list", "--json"],
+      { env: own, encoding: "utf8" },
+    );
+    expect(viaFleet.status, viaFleet.stderr).to.equal(0);
+    expect(JSON.parse(viaFleet.stdout)).to.deep.equal(workers);
     // The program ran with dist/ as its working directory; state and logs still live in the project.
     expect(fs.existsSync(path.join(p.dir, ".fleet", "local", "plain", "plain-a.log"))).to.equal(
       true,
@@ -204,6 +165,10 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     const destroy = p.pulumi(["destroy", "--yes"], plainEnv);
     expect(destroy.status, `${destroy.stdout}\n${destroy.stderr}`).to.equal(0);
     expect(await eventually(() => !alive(pid))).to.equal(true);
+    const left = (p.checkpoint()?.resources ?? []).filter(
+      (r) => r.type === "pulumi-nodejs:dynamic:Resource",
+    );
+    expect(left, "destroy leaves no worker in state").to.deep.equal([]);
   });
 
   describe(`simulated DigitalOcean${REAL ? " [skipped: needs the double's simulated cloud]" : ""}`, () => {
@@ -215,12 +180,29 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       const p = project("sim", { "fleet:cloud": "digitalocean" });
       const ok = p.fleet("create", "do-a", "do-b", "--json");
       expect(ok.status, ok.stderr).to.equal(0);
-      const cloud = openCloud(p.env.PULUMI_DOUBLE_DIR as string);
+      /** Each droplet in the simulated cloud as fleet should list it. */
       const droplets = async () =>
-        (await cloud.list({ type: "digitalocean:index/droplet:Droplet" }))
-          .map((o) => String(o.outputs.name))
+        (await p.cloud(DROPLET))
+          .map((o) => [
+            String(o.outputs.name),
+            o.id,
+            String(o.outputs.ipv4Address),
+            String(o.outputs.region),
+            String(o.outputs.size),
+          ])
           .sort();
-      expect(await droplets()).to.deep.equal(["do-a", "do-b"]);
+      const asListed = (ws: ListedWorker[]) =>
+        ws.map((w) => [w.name, w.id, w.ip, w.region, w.size]).sort();
+      const made = JSON.parse(ok.stdout) as ListedWorker[];
+      expect(made.map((w) => [w.name, w.cloud, w.status])).to.deep.equal([
+        ["do-a", "digitalocean", "active"],
+        ["do-b", "digitalocean", "active"],
+      ]);
+      // Not only the names: ids, addresses, region and size are the cloud's own.
+      expect(asListed(made)).to.deep.equal(await droplets());
+      expect(made.map((w) => w.ip)).to.satisfy((ips: string[]) =>
+        ips.every((ip) => /^203\.0\.113\.\d+$/.test(ip)),
+      );
 
       const faults = JSON.stringify([
         {
@@ -230,39 +212,35 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
             "Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 Size is not available in this region.",
         },
       ]);
-      const failed = spawnSync(
-        process.execPath,
-        [CLI, "-C", p.dir, "--stack", "sim", "create", "do-c", "do-d"],
-        {
-          env: { ...p.env, PULUMI_DOUBLE_FAULTS: faults },
-          encoding: "utf8",
-          input: "",
-        },
-      );
+      const failed = p.fleetWith({ PULUMI_DOUBLE_FAULTS: faults }, "create", "do-c", "do-d");
       expect(failed.status).to.equal(1);
       expect(failed.stderr).to.contain("do-c");
       expect(failed.stderr).to.contain("Size is not available in this region");
       expect(failed.stderr).to.not.match(/<\{%/);
-      const ledger = readLedger(p.env.PULUMI_DOUBLE_DIR as string);
-      expect(ledger.filter((l) => l.outcome === "fault").map((l) => l.name)).to.deep.equal([
-        "digitalocean-do-c",
-      ]);
+      expect(
+        p
+          .ledger()
+          .filter((l) => l.outcome === "fault")
+          .map((l) => l.name),
+      ).to.deep.equal(["digitalocean-do-c"]);
 
-      const listed = (JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[])
-        .map((w) => w.name)
+      const listed = JSON.parse(p.fleet("list", "--json").stdout) as ListedWorker[];
+      // Every worker in the cloud is listed, and every listed worker is in the cloud, field by field.
+      expect(asListed(listed)).to.deep.equal(await droplets());
+      expect(listed.map((w) => w.name)).to.include.members(["do-a", "do-b"]);
+      expect(listed.map((w) => w.name)).to.not.include("do-c");
+      // State agrees with the cloud: nothing orphaned, nothing phantom.
+      const inState = (p.checkpoint()?.resources ?? [])
+        .filter((r) => r.type === DROPLET)
+        .map((r) => r.id)
         .sort();
-      // Every worker in the cloud is listed, and every listed worker is in the cloud.
-      expect(listed).to.deep.equal(await droplets());
-      expect(listed).to.include.members(["do-a", "do-b"]);
-      expect(listed).to.not.include("do-c");
+      expect(inState).to.deep.equal((await droplets()).map((d) => d[1]).sort());
 
       // A droplet deleted outside fleet: `list --refresh` reads the cloud and says it is missing.
-      const doA = (await cloud.list({ type: "digitalocean:index/droplet:Droplet" })).find(
-        (o) => o.outputs.name === "do-a",
-      );
-      await cloud.deleteOutOfBand(
+      const doA = (await p.cloud(DROPLET)).find((o) => o.outputs.name === "do-a");
+      await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand(
         "digitalocean",
-        "digitalocean:index/droplet:Droplet",
+        DROPLET,
         String(doA?.id),
       );
       const refreshed = p.fleet("list", "--refresh", "--json");

@@ -1,19 +1,19 @@
 /**
- * A child process for multi-process tests: opens a CloudContext on a shared engine double and
- * runs a list of operations one after another, then prints a JSON summary line.
- * argv: <engineDir> <projectDir> <op>… where op is `+name` (create) or `-name` (delete).
+ * A child process for multi-process tests: opens a CloudContext on a fleet project through the
+ * Automation API (so on whatever `pulumi` is first on PATH: the double in tests) and runs a list
+ * of operations one after another, then prints a JSON summary line.
+ * argv: <projectDir> <stack> <op>… where op is `+name` (create) or `-name` (delete).
  */
 import { CloudContext } from "../../context/cloud-context";
-import { EngineDouble } from "./engine-double";
-import { TEST_ENV } from "./context";
 
 async function run(): Promise<void> {
-  const [engineDir, projectDir, ...ops] = process.argv.slice(2);
-  const ctx = new CloudContext({
-    stack: new EngineDouble({ dir: engineDir, projectDir }),
-    projectDir,
-    env: TEST_ENV,
-    retry: { attempts: 50, baseDelayMs: 10, maxDelayMs: 100 },
+  const [projectDir, stackName, ...ops] = process.argv.slice(2);
+  const ctx = await CloudContext.open({
+    workDir: projectDir,
+    stackName,
+    // Processes wait for each other on fleet's lock; on a loaded machine that can be minutes.
+    lock: { timeoutMs: 600_000 },
+    retry: { attempts: 50, baseDelayMs: 50, maxDelayMs: 500 },
   });
   const errors: string[] = [];
   for (const op of ops) {

@@ -638,7 +638,9 @@ export class Deployment {
     const provider = providerRef
       ? await this.providerForRef(providerRef, tok)
       : (await this.defaultProvider(packageOf(tok), call<string>(req, "getVersion"), true)).impl;
-    const res = newMessage(provproto, "InvokeResponse");
+    // ResourceMonitor.Invoke answers a ResourceInvokeResponse (proto/pulumi/resource.proto), not
+    // the provider protocol's InvokeResponse: grpc refuses to serialize any other message.
+    const res = newMessage(resproto, "ResourceInvokeResponse");
     try {
       const out = await provider.invoke(tok, args);
       call(res, "setReturn", toStruct(out.ret));

@@ -1,0 +1,153 @@
+/**
+ * A fleet project in a temporary directory, driven through a `pulumi` on PATH: by default the
+ * double (`tests/engine/bin/pulumi`, first on PATH), with its own file backend, passphrase,
+ * PULUMI_HOME and simulated cloud. Shared by the CLI tests, the end-to-end scenarios and the
+ * multi-process CloudContext test, so every one of them runs fleet exactly as a person would.
+ */
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+import { type CloudObject, openCloud } from "../engine/cloud";
+import { type LedgerLine, readLedger } from "../engine/faults";
+
+/** The repository root (this file runs from `dist/tests/harness/`). */
+export const ROOT = path.join(__dirname, "..", "..", "..");
+/** The built `fleet` command. */
+export const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
+/** The folder holding the `pulumi` double. */
+export const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
+
+export interface FleetProjectOptions {
+  /** Stack name. @default "dev" */
+  stack?: string;
+  /** Initial stack config, plain values (`fleet:cloud`, `fleet:workers` as a JSON string, …). */
+  config?: Record<string, string>;
+  /** Use the `pulumi` already on PATH (a real CLI) instead of putting the double first. */
+  real?: boolean;
+  /** Start from this process's environment (the e2e scenarios do); otherwise only PATH. */
+  inheritEnv?: boolean;
+  /** Laid over the environment (credentials, for example). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface CheckpointResource {
+  urn: string;
+  type: string;
+  id?: string;
+  custom?: boolean;
+  outputs?: Record<string, unknown>;
+}
+
+export interface FleetProject {
+  dir: string;
+  stack: string;
+  /** The environment every command here runs with. */
+  env: NodeJS.ProcessEnv;
+  /** The double's working directory (`PULUMI_DOUBLE_DIR`). */
+  doubleDir: string;
+  /** Runs `fleet -C <dir> --stack <stack> …args` to completion. */
+  fleet(...args: string[]): SpawnSyncReturns<string>;
+  /** The same, with variables laid over the project's environment (undefined removes one). */
+  fleetWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]): SpawnSyncReturns<string>;
+  /** Runs `pulumi …args --stack <stack> --non-interactive --cwd <dir>`. */
+  pulumi(args: string[], extraEnv?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
+  /** The stack's latest checkpoint in the file backend, undefined before the first write. */
+  checkpoint(): { resources?: CheckpointResource[] } | undefined;
+  /** How many updates (up, destroy, refresh) the backend has recorded for the stack. */
+  updates(): number;
+  /** The `fleet:workers` names in the stack file. */
+  configuredNames(): string[];
+  /** Objects of one type in the simulated cloud. */
+  cloud(type: string): Promise<CloudObject[]>;
+  /** The double's ledger of provider operations. */
+  ledger(): LedgerLine[];
+}
+
+/** A fleet project: the repository's Pulumi.yaml with `main` pointing at the built program. */
+export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
+  const stack = options.stack ?? "dev";
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-project-"));
+  const projectYaml = fs
+    .readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")
+    .replace(/^main: .*$/m, `main: ${path.join(ROOT, "dist", "index.js")}`);
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), projectYaml);
+  // Stack files live where Pulumi.yaml's `stackConfigDir` says (each clone's own, gitignored).
+  const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(projectYaml)?.[1] ?? ".");
+  const stackFile = path.join(stackDir, `Pulumi.${stack}.yaml`);
+  fs.mkdirSync(stackDir, { recursive: true });
+  const lines = Object.entries(options.config ?? {}).map(
+    ([k, v]) => `  ${k}: ${JSON.stringify(v)}`,
+  );
+  fs.writeFileSync(stackFile, lines.length ? `config:\n${lines.join("\n")}\n` : "config: {}\n");
+  const doubleDir = path.join(dir, "double");
+  const state = path.join(dir, "state");
+  fs.mkdirSync(state);
+  const base: NodeJS.ProcessEnv = options.inheritEnv
+    ? { ...process.env }
+    : { PATH: process.env.PATH, HOME: dir };
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    PATH: options.real ? base.PATH : `${DOUBLE_BIN}${path.delimiter}${base.PATH}`,
+    PULUMI_BACKEND_URL: `file://${state}`,
+    PULUMI_CONFIG_PASSPHRASE: "fleet-test-passphrase",
+    PULUMI_HOME: path.join(dir, "home"),
+    PULUMI_DOUBLE_DIR: doubleDir,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    ...options.env,
+  };
+  const fleetWith = (extraEnv: NodeJS.ProcessEnv, ...args: string[]) =>
+    spawnSync(process.execPath, [CLI, "-C", dir, "--stack", stack, ...args], {
+      env: withoutUndefined({ ...env, ...extraEnv }),
+      encoding: "utf8",
+      input: "",
+      timeout: 240_000,
+    });
+  const checkpoint = () => {
+    const file = path.join(state, ".pulumi", "stacks", "fleet", `${stack}.json`);
+    if (!fs.existsSync(file)) return undefined;
+    const cp = JSON.parse(fs.readFileSync(file, "utf8")) as {
+      checkpoint: { latest?: { resources?: CheckpointResource[] } };
+    };
+    return cp.checkpoint.latest;
+  };
+  return {
+    dir,
+    stack,
+    env,
+    doubleDir,
+    fleet: (...args) => fleetWith({}, ...args),
+    fleetWith,
+    pulumi: (args, extraEnv = {}) =>
+      spawnSync("pulumi", [...args, "--stack", stack, "--non-interactive", "--cwd", dir], {
+        env: withoutUndefined({ ...env, ...extraEnv }),
+        encoding: "utf8",
+        timeout: 240_000,
+      }),
+    checkpoint,
+    updates() {
+      const history = path.join(state, ".pulumi", "history", "fleet", stack);
+      if (!fs.existsSync(history)) return 0;
+      return fs.readdirSync(history).filter((f) => /\.history\.json$/.test(f)).length;
+    },
+    configuredNames() {
+      const doc = (yaml.load(fs.readFileSync(stackFile, "utf8")) ?? {}) as {
+        config?: Record<string, unknown>;
+      };
+      const raw = doc.config?.["fleet:workers"];
+      const list = (typeof raw === "string" ? JSON.parse(raw) : (raw ?? [])) as (
+        | string
+        | { name: string }
+      )[];
+      return list.map((e) => (typeof e === "string" ? e : e.name));
+    },
+    cloud: (type) => openCloud(doubleDir).list({ type }),
+    ledger: () => readLedger(doubleDir),
+  };
+}
+
+/** spawn passes `undefined` on as the string "undefined": drop such keys instead. */
+function withoutUndefined(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
+}
