@@ -26,7 +26,7 @@ import type { Worker } from "../strategies/contract";
 import { CLOUDS, capacityErrorOf } from "../strategies/registry";
 import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
 import { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
-import { FailoverPlan } from "./failover";
+import { FailoverPlan, needsAnotherRound } from "./failover";
 import { FailureCollector, type Progress, progressOf, workerOfUrn } from "./events";
 import { type LockOptions, withLock } from "./lock";
 import { type Deferred, type Mutation, MutationQueue, deferred, describe } from "./queue";
@@ -366,11 +366,12 @@ export class CloudContext {
   }
 
   /**
-   * After a failed update of a batch that creates workers: when at least one of them failed
-   * with a capacity, quota or availability error and has another candidate, moves it there,
-   * drops the workers that failed for good, keeps the ones never started, writes that to the
-   * stack config and returns the new entries for the next round. Undefined when no worker
-   * moves (or the update was cancelled, or state cannot be read): then recovery settles it.
+   * After a failed update of a batch that creates workers with placement candidates: moves
+   * each worker that failed with a capacity, quota or availability error to its next
+   * candidate, drops the workers that failed for good (or ran out of candidates), keeps the
+   * ones never started, writes that to the stack config and returns the entries for the next
+   * round — when a worker moved, or one was dropped while others still wait. Undefined
+   * otherwise (or when cancelled, or state cannot be read): then recovery settles the batch.
    */
   private async failoverRound(
     error: unknown,
@@ -391,7 +392,7 @@ export class CloudContext {
         state: "moving",
         detail: `${describePlacement(mv.from)} answered ${mv.code}; next: ${describePlacement(mv.to)}`,
       });
-    if (!round.moved.length) return undefined;
+    if (!needsAnotherRound(round)) return undefined;
     const config = await this.stack.getAllConfig();
     const now = this.parse(config, {});
     const kept = now.entries.filter((e) => !plan.dropped.has(entryName(e)));

@@ -39,6 +39,17 @@ export interface Round {
   moved: Move[];
   /** Workers given up in this round, with the reason to report. */
   dropped: Map<string, string>;
+  /** Workers the engine never started in this round: they stay where they are. */
+  waiting: string[];
+}
+
+/**
+ * Whether a failed round calls for another update: some worker moved, or some worker was given
+ * up while others still wait to be tried. Every further round moves or drops at least one
+ * worker, so the rounds of one batch are at most the candidates of all its workers in all.
+ */
+export function needsAnotherRound(round: Round): boolean {
+  return round.moved.length > 0 || (round.dropped.size > 0 && round.waiting.length > 0);
 }
 
 /** Classifies a failed create on a cloud: the capacity rule it matches, if any. */
@@ -73,6 +84,11 @@ export class FailoverPlan {
     if (candidates?.length) place(entry, candidates[0]);
   }
 
+  /** Every worker the batch creates. */
+  get workers(): string[] {
+    return [...this.tracked.keys()];
+  }
+
   /** Workers with placement candidates. */
   get candidateWorkers(): string[] {
     return [...this.tracked].filter(([, t]) => t.candidates?.length).map(([n]) => n);
@@ -105,11 +121,20 @@ export class FailoverPlan {
   ): Round {
     const moved: Move[] = [];
     const dropped = new Map<string, string>();
+    const waiting: string[] = [];
     for (const [name, t] of this.tracked) {
       if (this.dropped.has(name) || existing.has(name)) continue;
       const why = failed.get(name);
-      if (why === undefined) continue; // not started: try again where it is
-      const from = t.candidates?.[t.index];
+      if (why === undefined) {
+        waiting.push(name); // not started: try again where it is
+        continue;
+      }
+      // Where it was tried, as its entry says (region and size resolved).
+      const from: Placement | undefined = t.candidates?.[t.index] && {
+        cloud: t.entry.cloud ?? t.candidates[t.index].cloud,
+        region: t.entry.region,
+        size: t.entry.size,
+      };
       const rule = from ? classify(from.cloud, why) : undefined;
       if (!from || !t.candidates || !rule) {
         dropped.set(name, t.attempts.length ? `${why}${triedBefore(t.attempts)}` : why);
@@ -126,7 +151,7 @@ export class FailoverPlan {
       }
     }
     for (const [n, why] of dropped) this.dropped.set(n, why);
-    return { moved, dropped };
+    return { moved, dropped, waiting };
   }
 }
 
