@@ -23,11 +23,18 @@ import {
 } from "../config/fleet-config";
 import { type CloudName, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
-import { CLOUDS, capacityErrorOf } from "../strategies/registry";
+import { CLOUDS, capacityErrorOf, descriptor } from "../strategies/registry";
 import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
 import { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
 import { FailoverPlan, needsAnotherRound } from "./failover";
-import { FailureCollector, type Progress, progressOf, workerOfUrn } from "./events";
+import {
+  FailureCollector,
+  type Progress,
+  progressOf,
+  urnName,
+  urnType,
+  workerOfUrn,
+} from "./events";
 import { type LockOptions, withLock } from "./lock";
 import { type Deferred, type Mutation, MutationQueue, deferred, describe } from "./queue";
 import {
@@ -46,6 +53,7 @@ import {
   type EngineEvent,
   type FleetStack,
   StackBusyError,
+  type StateResource,
 } from "./stack";
 
 // The module's public surface from before it was split by concern.
@@ -335,11 +343,12 @@ export class CloudContext {
     if (Object.keys(changes).length) await this.stack.setConfig(changes);
 
     const involved = new Set([...current.entries, ...entries].map(entryName));
+    const continueOnError = await this.failoverMayContinue(applied, plan, desired);
     // One engine update per failover round, for every worker of the batch at once.
     for (let round = 0; ; round++) {
       const collector = new FailureCollector();
       try {
-        const outputs = await this.update(collector, involved);
+        const outputs = await this.update(collector, involved, continueOnError);
         const workers = parseWorkersOutput(outputs);
         for (const m of applied) settleUnlessDropped(m, workers, plan.dropped);
         return;
@@ -437,14 +446,51 @@ export class CloudContext {
     });
   }
 
+  /**
+   * Whether the updates of this batch may run as `--continue-on-error`, so that one failed
+   * create does not stop the others and every worker gets its answer in the same round: only
+   * for a batch that only creates workers with placement candidates, while no worker already
+   * in the stack is about to move to another cloud (the engine would delete its old resource
+   * even if the new one failed — why fleet otherwise never continues on error). State that
+   * cannot be read → no.
+   */
+  private async failoverMayContinue(
+    applied: readonly Mutation[],
+    plan: FailoverPlan,
+    desired: FleetConfig,
+  ): Promise<boolean> {
+    if (!plan.candidateWorkers.length || !applied.every((m) => m.kind === "create")) return false;
+    let resources: StateResource[];
+    try {
+      resources = await this.stack.resources();
+    } catch {
+      return false;
+    }
+    const fresh = new Set(plan.workers);
+    const wanted = new Map(
+      desired.workers.filter((w) => !fresh.has(w.name)).map((w) => [w.name, w.cloud]),
+    );
+    return !resources.some((r) => {
+      if (!r.id) return false;
+      const name = urnName(r.urn);
+      return CLOUDS.some((c) => {
+        if (!name.startsWith(`${c}-`) || urnType(r.urn) !== descriptor(c).workerType) return false;
+        const want = wanted.get(name.slice(c.length + 1));
+        return want !== undefined && want !== c;
+      });
+    });
+  }
+
   /** Runs `up` with progress and retries while another update holds the stack. */
   private async update(
     collector: FailureCollector,
     involved: ReadonlySet<string>,
+    continueOnError = false,
   ): Promise<Record<string, unknown>> {
     return this.retryBusy(() => {
       this.stats.ups++;
-      return this.stack.up(this.operationOptions(collector, involved));
+      const options = this.operationOptions(collector, involved);
+      return this.stack.up(continueOnError ? { ...options, continueOnError } : options);
     });
   }
 
