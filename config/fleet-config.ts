@@ -418,7 +418,7 @@ export function parseFleetConfig(
   }
   const clouds = [...new Set(workers.map((w) => w.cloud))].sort();
   // Settings for every worker that a fleet with nothing but local workers cannot honour.
-  if ([cloud, ...clouds].every((c) => c === "local")) {
+  if ([cloud, ...clouds, ...candidateClouds.keys()].every((c) => c === "local")) {
     if (sshPublicKeys.length)
       refuseOnLocal(k("sshPublicKeys"), sshPublicKeys, "nobody logs in to them with SSH");
     if (sshAllowFrom.length)
