@@ -19,7 +19,8 @@ const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
 const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const SERVER = "hcloud:index/server:Server";
-const WORKER_TYPES = [DROPLET, SERVER];
+const INSTANCE = "aws:ec2/instance:Instance";
+const WORKER_TYPES = [DROPLET, SERVER, INSTANCE];
 
 interface Listed {
   name: string;
@@ -68,6 +69,9 @@ function project(stack: string, config: Record<string, string>): Project {
     PULUMI_SKIP_UPDATE_CHECK: "true",
     DIGITALOCEAN_TOKEN: "dop_v1_failover",
     HCLOUD_TOKEN: "hcloud-failover-token",
+    AWS_ACCESS_KEY_ID: "AKIAFAILOVERTEST0000",
+    AWS_SECRET_ACCESS_KEY: "failover-test-secret",
+    AWS_REGION: "us-east-1",
   };
   const fleet = (faults: unknown[], ...args: string[]) =>
     spawnSync(process.execPath, [CLI, "-C", dir, "--stack", stack, ...args], {
@@ -101,7 +105,7 @@ function project(stack: string, config: Record<string, string>): Project {
       for (const type of WORKER_TYPES)
         for (const o of await cloud.list({ type }))
           out.push(
-            `${type} ${String(o.outputs.name)} ${String(o.outputs.region ?? o.outputs.location)}`,
+            `${type} ${workerName(o.outputs)} ${String(o.outputs.region ?? o.outputs.location)}`,
           );
       return out.sort();
     },
@@ -122,6 +126,12 @@ function project(stack: string, config: Record<string, string>): Project {
       return raw === undefined ? undefined : (JSON.parse(raw) as unknown);
     },
   };
+}
+
+/** A worker's name as its cloud object carries it: `name`, or the `Name` tag on EC2. */
+function workerName(outputs: Record<string, unknown>): string {
+  const tags = outputs.tags as Record<string, unknown> | undefined;
+  return String(outputs.name ?? tags?.Name);
 }
 
 /** A fault rule: creates matching `match` fail with `error`. */
@@ -309,5 +319,38 @@ describe("capacity failover end to end through the pulumi double", function () {
     expect(cloud.filter((c) => c.includes(" n1 "))).to.deep.equal([]);
     expect(p.inState()).to.deep.equal(landed.map((n) => `${DROPLET} digitalocean-${n}`));
     expect(cloud).to.deep.equal(landed.map((n) => `${DROPLET} ${n} nyc3`));
+  });
+
+  it("AWS: InsufficientInstanceCapacity in one region moves the worker to the next region and size; nothing stays in the first", async () => {
+    const p = project("fo5", {
+      "fleet:cloud": "aws",
+      // An AMI id, not a name pattern: the AMI lookup is not what this scenario is about.
+      "fleet:image": "ami-0123456789abcdef0",
+      "fleet:placements": JSON.stringify([
+        { cloud: "aws", region: "us-east-1", size: "t3.micro" },
+        { cloud: "aws", region: "eu-west-1", size: "small" },
+      ]),
+    });
+    const faults = [
+      { ...fail({ name: "aws-e1" }, CAPACITY_ERRORS.aws.insufficientCapacity, INSTANCE), times: 1 },
+    ];
+    const r = p.fleet(faults, "create", "e1", "--json");
+    expect(r.status, r.stderr).to.equal(0);
+    const [w] = JSON.parse(r.stdout) as Listed[];
+    expect([w.name, w.cloud, w.region, w.size]).to.deep.equal([
+      "e1",
+      "aws",
+      "eu-west-1",
+      "t3.small",
+    ]);
+    expect(p.workersConfig()).to.deep.equal([
+      { name: "e1", cloud: "aws", region: "eu-west-1", size: "t3.small" },
+    ]);
+    expect(p.updates()).to.equal(2);
+    expect(await p.inCloud()).to.deep.equal([`${INSTANCE} e1 eu-west-1`]);
+    expect(p.inState()).to.deep.equal([`${INSTANCE} aws-e1`]);
+    // Nothing of the refused region is left: no instance, key pair or security group.
+    const all = await openCloud(p.doubleDir).list({ provider: "aws" });
+    expect(all.filter((o) => JSON.stringify(o.outputs).includes("us-east-1"))).to.deep.equal([]);
   });
 });
