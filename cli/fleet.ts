@@ -79,6 +79,12 @@ function progressReporter(opts: GlobalOptions): {
     },
     onProgress(p) {
       const line = `${p.worker}: ${p.state}${p.detail ? ` (${p.detail})` : ""}`;
+      if (p.state === "moving") {
+        // Capacity failover: keep the line (where it was refused, where it goes next).
+        if (spinner) spinner.warn(line).start(`${done.size} done`);
+        else stderr(line);
+        return;
+      }
       if (/(ed|failed)$/.test(p.state)) done.add(p.worker);
       else total = Math.max(total, done.size + 1);
       if (spinner) {

@@ -28,11 +28,28 @@ export interface CloudRules {
    * @default undefined (keys are optional)
    */
   sshKeyRequired?: string;
+  /**
+   * What a region of this cloud looks like, checked where a region is offered as a placement
+   * candidate (`fleet:placements`). @default undefined (any provider identifier)
+   */
+  regionRule?: NameRule;
+  /**
+   * What a provider size of this cloud looks like (abstract sizes are always allowed), checked
+   * for placement candidates. @default undefined (any provider identifier)
+   */
+  sizeRule?: NameRule;
 }
 
 /** The rules of every cloud the registry knows (the registry spreads each into its entry). */
 export const CLOUD_RULES = {
-  aws: { title: "AWS EC2" },
+  aws: {
+    title: "AWS EC2",
+    regionRule: { pattern: /^[a-z]{2}(-[a-z]+)+-\d+$/, rule: "an AWS region such as us-east-1" },
+    sizeRule: {
+      pattern: /^[a-z][a-z0-9-]*\.[a-z0-9]+$/,
+      rule: "an EC2 instance type such as t3.micro, or small/medium/large",
+    },
+  },
   azure: {
     title: "Azure Virtual Machines",
     sshKeyRequired:
@@ -42,13 +59,33 @@ export const CLOUD_RULES = {
       pattern: /^.*[A-Za-z0-9]$/,
       rule: "an Azure VM name does not end with '.' or '-'",
     },
+    regionRule: { pattern: /^[a-z][a-z0-9]*$/, rule: "an Azure location such as eastus" },
+    sizeRule: {
+      pattern: /^(Standard|Basic)_[A-Za-z0-9_]+$/,
+      rule: "an Azure VM size such as Standard_B1s, or small/medium/large",
+    },
   },
-  digitalocean: { title: "DigitalOcean Droplets" },
+  digitalocean: {
+    title: "DigitalOcean Droplets",
+    regionRule: { pattern: /^[a-z]{3}\d$/, rule: "a DigitalOcean region slug such as nyc3" },
+    sizeRule: {
+      pattern: /^[a-z0-9]+(-[a-z0-9]+)*$/,
+      rule: "a DigitalOcean size slug such as s-1vcpu-1gb, or small/medium/large",
+    },
+  },
   gcp: {
     title: "Google Compute Engine",
     workerName: {
       pattern: /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/,
       rule: "a GCP instance name starts with a lowercase letter, uses only lowercase letters, digits and '-', does not end with '-', and has at most 63 characters",
+    },
+    regionRule: {
+      pattern: /^[a-z]+-[a-z]+\d+-[a-z]$/,
+      rule: "a GCP zone such as us-central1-a (fleet's region is a zone on GCP)",
+    },
+    sizeRule: {
+      pattern: /^[a-z][a-z0-9]*(-[a-z0-9]+)+$/,
+      rule: "a GCP machine type such as e2-micro, or small/medium/large",
     },
   },
   hetzner: {
@@ -60,8 +97,20 @@ export const CLOUD_RULES = {
         /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
       rule: "a Hetzner server name is a hostname: labels of letters, digits and '-' separated by single dots, each label starting and ending with a letter or digit",
     },
+    regionRule: { pattern: /^[a-z]{3}\d*$/, rule: "a Hetzner location such as fsn1" },
+    sizeRule: {
+      pattern: /^[a-z]+\d+[a-z]*$/,
+      rule: "a Hetzner server type such as cx23, or small/medium/large",
+    },
   },
-  local: { title: "local processes" },
+  local: {
+    title: "local processes",
+    regionRule: { pattern: /^localhost$/, rule: "the local cloud's only region, localhost" },
+    sizeRule: {
+      pattern: /^process$/,
+      rule: "the local cloud's only size, process (or small/medium/large)",
+    },
+  },
 } as const satisfies Record<string, CloudRules>;
 
 /** A cloud that has rules here: every cloud of the registry. */

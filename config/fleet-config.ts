@@ -14,6 +14,7 @@ import { assertSshKeys, assertWorkerNames } from "./cloud-rules";
 import { type CloudDefaults, loadCloudDefaults } from "./defaults";
 import { validateExpiresAt, validateTtl } from "./expiry";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
+import { type Placement, candidatesOf, parsePlacements } from "./placements";
 import {
   type CloudName,
   CLOUDS,
@@ -44,6 +45,7 @@ export const BASE_STACK_KEYS = [
   "sshAllowFrom",
   "userDataFile",
   "tags",
+  "placements",
 ] as const;
 
 /** Every `fleet:` key a stack may set. */
@@ -67,6 +69,11 @@ export interface WorkerOverrides {
   size?: string;
   /** Its own image. */
   image?: string;
+  /**
+   * Its own placement candidates, tried in order while it has no `cloud` of its own
+   * (config/placements.ts). @default `fleet:placements`
+   */
+  placements?: Placement[];
   /** How long it lives (`30m`, `2h`, `1d`; 5m–30d); fleet records `expiresAt` from it at create time. */
   ttl?: string;
   /** When it expires (ISO-8601 UTC), written by fleet at create time; `fleet reap` removes it after. */
@@ -97,6 +104,8 @@ export interface FleetConfig {
   tags: Record<string, string>;
   /** Per-cloud extras (`config/<cloud>.yaml` ← `fleet:<extraKey>`), for the clouds in use. */
   extras: Partial<Record<CloudName, Record<string, string>>>;
+  /** `fleet:placements`: placement candidates of workers without their own. @default [] */
+  placements: Placement[];
   /** The project directory, where relative paths and the local cloud's files are resolved. */
   projectDir: string;
 }
@@ -122,6 +131,7 @@ const WorkerObject = z
     region: z.unknown().optional(),
     size: z.unknown().optional(),
     image: z.unknown().optional(),
+    placements: z.unknown().optional(),
     ttl: z.unknown().optional(),
     expiresAt: z.unknown().optional(),
   })
@@ -168,7 +178,7 @@ export function parseWorkerEntry(key: string, item: unknown): WorkerEntry {
     throw new FleetConfigError(
       `${key}.${bad}`,
       bad,
-      "a worker object may have name, cloud, region, size, image, ttl and expiresAt",
+      "a worker object may have name, cloud, region, size, image, placements, ttl and expiresAt",
       "unknown worker field:",
     );
   }
@@ -179,6 +189,16 @@ export function parseWorkerEntry(key: string, item: unknown): WorkerEntry {
     entry.region = validateIdentifier(`${key}.region`, o.region, "region");
   if (o.size !== undefined) entry.size = validateIdentifier(`${key}.size`, o.size, "size");
   if (o.image !== undefined) entry.image = validateIdentifier(`${key}.image`, o.image, "image");
+  if (o.placements !== undefined) {
+    entry.placements = parsePlacements(`${key}.placements`, o.placements);
+    if (entry.cloud === undefined && (entry.region !== undefined || entry.size !== undefined))
+      throw new FleetConfigError(
+        `${key}.placements`,
+        o.placements,
+        "region and size come from the placement; set them per candidate, or set cloud too (a worker with a cloud stays where it is)",
+        "placements with a region or size but no cloud:",
+      );
+  }
   if (o.ttl !== undefined) entry.ttl = validateTtl(`${key}.ttl`, o.ttl);
   if (o.expiresAt !== undefined)
     entry.expiresAt = validateExpiresAt(`${key}.expiresAt`, o.expiresAt);
@@ -294,6 +314,14 @@ export function parseFleetConfig(
   const stackRegion = attempt(() => optionalIdentifier(values, k("region"), "region"), undefined);
   const stackSize = attempt(() => optionalIdentifier(values, k("size"), "size"), undefined);
   const stackImage = attempt(() => optionalIdentifier(values, k("image"), "image"), undefined);
+  const placements = attempt(() => {
+    const raw = values[k("placements")];
+    if (raw === undefined || raw === "") return [];
+    return parsePlacements(
+      k("placements"),
+      parseStructured(k("placements"), raw, "a list of { cloud, region?, size? } objects"),
+    );
+  }, [] as Placement[]);
 
   const sshPublicKeys = attempt(
     () =>
@@ -349,8 +377,26 @@ export function parseFleetConfig(
       ),
     );
   };
+  // Clouds a worker may be moved to, with the workers that may land there.
+  const candidateClouds = new Map<CloudName, { name: string }[]>();
+  for (const p of placements) candidateClouds.set(p.cloud, candidateClouds.get(p.cloud) ?? []);
   for (const [i, entry] of entries.entries()) {
-    const o: WorkerOverrides = typeof entry === "string" ? { name: entry } : entry;
+    const own: WorkerOverrides = typeof entry === "string" ? { name: entry } : entry;
+    const candidates = candidatesOf(own, placements);
+    for (const p of candidates ?? []) {
+      const list = candidateClouds.get(p.cloud) ?? [];
+      list.push({ name: own.name });
+      candidateClouds.set(p.cloud, list);
+      const d = defaultsOf(p.cloud);
+      // A candidate on the local cloud can only be the local cloud's own region and size.
+      if (d && p.cloud === "local" && p.size !== undefined && resolveSize(p.size, d) !== d.size)
+        refuseOnLocal(`${k("workers")}[${i}].placements`, p.size, `its size is always ${d.size}`);
+    }
+    // Without a cloud of its own, a worker is on its first candidate.
+    const first = candidates?.[0];
+    const o: WorkerOverrides = first
+      ? { ...own, cloud: first.cloud, region: first.region, size: first.size }
+      : own;
     const wc = o.cloud ?? cloud;
     const d = defaultsOf(wc);
     if (!d) continue;
@@ -383,7 +429,7 @@ export function parseFleetConfig(
   }
   const clouds = [...new Set(workers.map((w) => w.cloud))].sort();
   // Settings for every worker that a fleet with nothing but local workers cannot honour.
-  if ([cloud, ...clouds].every((c) => c === "local")) {
+  if ([cloud, ...clouds, ...candidateClouds.keys()].every((c) => c === "local")) {
     if (sshPublicKeys.length)
       refuseOnLocal(k("sshPublicKeys"), sshPublicKeys, "nobody logs in to them with SSH");
     if (sshAllowFrom.length)
@@ -392,16 +438,13 @@ export function parseFleetConfig(
       refuseOnLocal(k("userDataFile"), values[k("userDataFile")], "they run no cloud-init");
     if (Object.keys(userTags).length) refuseOnLocal(k("tags"), userTags, "they carry no tags");
   }
-  // Each cloud's own rules: names (e.g. GCP's lowercase names) and required SSH keys.
-  for (const c of clouds) {
-    attempt(
-      () =>
-        assertWorkerNames(
-          c,
-          workers.filter((w) => w.cloud === c),
-        ),
-      undefined,
-    );
+  // Each cloud's own rules: names (e.g. GCP's lowercase names) and required SSH keys, also
+  // for every cloud a worker may be moved to.
+  for (const c of new Set([...clouds, ...candidateClouds.keys()])) {
+    const may = candidateClouds.get(c) ?? [];
+    const names = new Set(may.map((w) => w.name));
+    const there = workers.filter((w) => w.cloud === c && !names.has(w.name));
+    attempt(() => assertWorkerNames(c, [...there, ...may]), undefined);
     attempt(() => assertSshKeys(c, sshPublicKeys), undefined);
   }
 
@@ -446,6 +489,7 @@ export function parseFleetConfig(
     userData,
     tags,
     extras,
+    placements,
     projectDir: path.resolve(options.projectDir ?? process.cwd()),
   };
 }

@@ -330,7 +330,11 @@ class AutomationStack implements FleetStack {
   async up(options: OperationOptions = {}): Promise<Record<string, unknown>> {
     try {
       await this.ensurePlugins();
-      const result = await this.stack.up({ onEvent: options.onEvent, signal: options.signal });
+      const result = await this.stack.up({
+        onEvent: options.onEvent,
+        signal: options.signal,
+        ...(options.continueOnError ? { continueOnError: true } : {}),
+      });
       return plain(result.outputs);
     } catch (e) {
       throw translate(e, options.signal);

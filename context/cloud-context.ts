@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { checkCredentials } from "../config/credentials";
 import { FleetConfigError } from "../config/errors";
 import { expiredWorkers, isExpired, parseTtl, stampExpiry } from "../config/expiry";
+import { candidatesOf, describePlacement } from "../config/placements";
 import {
   type FleetConfig,
   type WorkerEntry,
@@ -23,17 +24,25 @@ import {
 } from "../config/fleet-config";
 import { type CloudName, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
-import { CLOUDS } from "../strategies/registry";
+import { CLOUDS, capacityErrorOf, descriptor } from "../strategies/registry";
 import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
 import { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
-import { FailureCollector, type Progress, progressOf, workerOfUrn } from "./events";
+import { FailoverPlan, needsAnotherRound } from "./failover";
+import {
+  FailureCollector,
+  type Progress,
+  progressOf,
+  urnName,
+  urnType,
+  workerOfUrn,
+} from "./events";
 import { type LockOptions, withLock } from "./lock";
 import { type Deferred, type Mutation, MutationQueue, deferred, describe } from "./queue";
 import {
   errorText,
   failedWorkers,
-  settle,
   settleAfterFailure,
+  settleUnlessDropped,
   stoppedBy,
   truthfulEntries,
 } from "./recovery";
@@ -45,6 +54,7 @@ import {
   type EngineEvent,
   type FleetStack,
   StackBusyError,
+  type StateResource,
 } from "./stack";
 
 // The module's public surface from before it was split by concern.
@@ -363,43 +373,173 @@ export class CloudContext {
     }
     if (!applied.length) return;
 
+    // Workers this batch creates: each on its first placement candidate, if it has any.
+    const plan = new FailoverPlan();
+    for (const m of applied)
+      if (m.kind === "create")
+        for (const e of m.entries) plan.add(e, candidatesOf(e, current.placements));
+    entries = this.pinPlaced(before, entries, cloud, applied, plan);
+
     // A `ttl` written into stack config by hand gets its expiresAt at this update.
     entries = stampExpiry(entries, new Date());
     const desired = this.parse(before, { workers: entries, cloud });
-    this.checkCredentialsFor([...current.clouds, ...desired.clouds, desired.cloud], before);
+    this.checkCredentialsFor(
+      [...current.clouds, ...desired.clouds, desired.cloud, ...plan.clouds()],
+      before,
+    );
 
     const changes = configChanges(before, entries, cloud);
     if (Object.keys(changes).length) await this.stack.setConfig(changes);
 
-    const collector = new FailureCollector();
     const involved = new Set([...current.entries, ...entries].map(entryName));
-    try {
-      const outputs = await this.update(collector, involved);
-      const workers = parseWorkersOutput(outputs);
-      for (const m of applied) settle(m, workers);
-    } catch (error) {
-      if (error instanceof StackBusyError) {
-        // Nothing ran: put the config back exactly as it was and say why.
-        const revert: Record<string, ConfigValue | undefined> = {};
-        for (const k of Object.keys(changes)) revert[k] = before[k];
-        await this.stack.setConfig(revert);
-        // Say which request it stopped, and the cause with its remedy.
-        for (const m of applied)
-          m.done.reject(new StackBusyError(`${describe(m)} failed: ${error.message}`));
+    const continueOnError = await this.failoverMayContinue(applied, plan, desired);
+    // One engine update per failover round, for every worker of the batch at once.
+    for (let round = 0; ; round++) {
+      const collector = new FailureCollector();
+      try {
+        const outputs = await this.update(collector, involved, continueOnError);
+        const workers = parseWorkersOutput(outputs);
+        for (const m of applied) settleUnlessDropped(m, workers, plan.dropped);
+        return;
+      } catch (error) {
+        if (error instanceof StackBusyError && round === 0) {
+          // Nothing ran: put the config back exactly as it was and say why.
+          const revert: Record<string, ConfigValue | undefined> = {};
+          for (const k of Object.keys(changes)) revert[k] = before[k];
+          await this.stack.setConfig(revert);
+          // Say which request it stopped, and the cause with its remedy.
+          for (const m of applied)
+            m.done.reject(new StackBusyError(`${describe(m)} failed: ${error.message}`));
+          return;
+        }
+        const next = await this.failoverRound(error, collector, plan, involved, applied, cloud);
+        if (next) {
+          entries = next;
+          continue;
+        }
+        await this.recover(error, collector, applied, current, involved, plan.dropped);
         return;
       }
-      await this.recover(error, collector, applied, current, involved);
     }
+  }
+
+  /**
+   * After a failed update of a batch that creates workers with placement candidates: moves
+   * each worker that failed with a capacity, quota or availability error to its next
+   * candidate, drops the workers that failed for good (or ran out of candidates), keeps the
+   * ones never started, writes that to the stack config and returns the entries for the next
+   * round — when a worker moved, or one was dropped while others still wait. Undefined
+   * otherwise (or when cancelled, or state cannot be read): then recovery settles the batch.
+   */
+  private async failoverRound(
+    error: unknown,
+    collector: FailureCollector,
+    plan: FailoverPlan,
+    involved: ReadonlySet<string>,
+    applied: Mutation[],
+    cloud: CloudName,
+  ): Promise<WorkerEntry[] | undefined> {
+    if (error instanceof CancelledError || this.options.signal?.aborted) return undefined;
+    if (!plan.candidateWorkers.length) return undefined;
+    const existing = await this.existingNow();
+    if (!existing) return undefined;
+    const round = plan.round(failedWorkers(collector, involved), existing, capacityErrorOf);
+    for (const mv of round.moved)
+      this.options.onProgress?.({
+        worker: mv.worker,
+        state: "moving",
+        detail: `${describePlacement(mv.from)} answered ${mv.code}; next: ${describePlacement(mv.to)}`,
+      });
+    if (!needsAnotherRound(round)) return undefined;
+    const config = await this.stack.getAllConfig();
+    const now = this.parse(config, {});
+    const kept = now.entries.filter((e) => !plan.dropped.has(entryName(e)));
+    const entries = this.pinPlaced(config, kept, cloud, applied, plan);
+    const changes = configChanges(config, entries, cloud);
+    if (Object.keys(changes).length) await this.stack.setConfig(changes);
+    return entries;
+  }
+
+  /**
+   * The entries with each worker a create of `applied` asked for written as its (mutated)
+   * create entry; a worker placed from candidates gets its region and size resolved, so the
+   * config records exactly where it is and the next update does not move it back.
+   */
+  private pinPlaced(
+    config: Record<string, ConfigValue>,
+    entries: readonly WorkerEntry[],
+    cloud: CloudName,
+    applied: readonly Mutation[],
+    plan: FailoverPlan,
+  ): WorkerEntry[] {
+    const placed = new Set(plan.candidateWorkers);
+    const created = new Map<string, WorkerOverrides>();
+    for (const m of applied)
+      if (m.kind === "create") for (const e of m.entries) created.set(e.name, e);
+    const withCreated = entries.map((x) => {
+      const e = created.get(entryName(x));
+      return e ? compactEntry(e) : x;
+    });
+    const specs = new Map(
+      this.parse(config, { workers: withCreated, cloud }).workers.map((w) => [w.name, w]),
+    );
+    for (const e of created.values()) {
+      const spec = specs.get(e.name);
+      if (!placed.has(e.name) || !spec) continue;
+      e.region = spec.region;
+      e.size = spec.size;
+    }
+    return entries.map((x) => {
+      const e = created.get(entryName(x));
+      return e ? compactEntry(e) : x;
+    });
+  }
+
+  /**
+   * Whether the updates of this batch may run as `--continue-on-error`, so that one failed
+   * create does not stop the others and every worker gets its answer in the same round: only
+   * for a batch that only creates workers with placement candidates, while no worker already
+   * in the stack is about to move to another cloud (the engine would delete its old resource
+   * even if the new one failed — why fleet otherwise never continues on error). State that
+   * cannot be read → no.
+   */
+  private async failoverMayContinue(
+    applied: readonly Mutation[],
+    plan: FailoverPlan,
+    desired: FleetConfig,
+  ): Promise<boolean> {
+    if (!plan.candidateWorkers.length || !applied.every((m) => m.kind === "create")) return false;
+    let resources: StateResource[];
+    try {
+      resources = await this.stack.resources();
+    } catch {
+      return false;
+    }
+    const fresh = new Set(plan.workers);
+    const wanted = new Map(
+      desired.workers.filter((w) => !fresh.has(w.name)).map((w) => [w.name, w.cloud]),
+    );
+    return !resources.some((r) => {
+      if (!r.id) return false;
+      const name = urnName(r.urn);
+      return CLOUDS.some((c) => {
+        if (!name.startsWith(`${c}-`) || urnType(r.urn) !== descriptor(c).workerType) return false;
+        const want = wanted.get(name.slice(c.length + 1));
+        return want !== undefined && want !== c;
+      });
+    });
   }
 
   /** Runs `up` with progress and retries while another update holds the stack. */
   private async update(
     collector: FailureCollector,
     involved: ReadonlySet<string>,
+    continueOnError = false,
   ): Promise<Record<string, unknown>> {
     return this.retryBusy(() => {
       this.stats.ups++;
-      return this.stack.up(this.operationOptions(collector, involved));
+      const options = this.operationOptions(collector, involved);
+      return this.stack.up(continueOnError ? { ...options, continueOnError } : options);
     });
   }
 
@@ -431,6 +571,7 @@ export class CloudContext {
     applied: Mutation[],
     before: FleetConfig,
     involved: ReadonlySet<string>,
+    dropped: ReadonlyMap<string, string> = new Map(),
   ): Promise<void> {
     const cancelled = error instanceof CancelledError || this.options.signal?.aborted === true;
     // State unreadable: keep the config as it was before the batch.
@@ -443,6 +584,8 @@ export class CloudContext {
     if (Object.keys(changes).length) await this.stack.setConfig(changes);
 
     const failed = failedWorkers(collector, involved);
+    // Workers given up in earlier failover rounds, and each candidate's answer.
+    for (const [w, why] of dropped) failed.set(w, why);
     let general = collector.messages;
     if (!failed.size && !general.length) general = [errorText(error)];
 

@@ -141,6 +141,26 @@ export function settleAfterFailure(applied: readonly Mutation[], after: AfterFai
   }
 }
 
+/**
+ * Settles a request after a successful update, except a create with workers given up during
+ * capacity failover (`dropped`: worker → reason): it rejects naming them.
+ */
+export function settleUnlessDropped(
+  m: Mutation,
+  workers: Worker[],
+  dropped: ReadonlyMap<string, string>,
+): void {
+  if (m.kind === "create") {
+    const own = new Map<string, string>();
+    for (const e of m.entries) {
+      const why = dropped.get(e.name);
+      if (why !== undefined) own.set(e.name, why);
+    }
+    if (own.size) return m.done.reject(new WorkersFailedError(own, []));
+  }
+  settle(m, workers);
+}
+
 /** Resolves a request after a successful update, from the workers output. */
 export function settle(m: Mutation, workers: Worker[]): void {
   switch (m.kind) {

@@ -21,6 +21,12 @@ export interface OperationOptions {
   onEvent?: (event: EngineEvent) => void;
   /** Aborting it cancels the operation gracefully. */
   signal?: AbortSignal;
+  /**
+   * `pulumi up --continue-on-error`: steps independent of a failed one still run, so every
+   * create gets an answer. Only for updates that replace and delete nothing that matters
+   * (see CloudContext's capacity failover). @default false
+   */
+  continueOnError?: boolean;
 }
 
 /** One resource in the stack's state, cloud-neutral. */

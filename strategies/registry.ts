@@ -6,6 +6,11 @@
  * `load()`, so a DigitalOcean stack never loads `@pulumi/aws` and the reverse.
  */
 import { CLOUD_RULES, type CloudRules, type RuledCloud } from "../config/cloud-rules";
+import {
+  CAPACITY_ERROR_RULES,
+  type CapacityErrorRule,
+  matchCapacityError,
+} from "./capacity-errors";
 import type { StrategyClass } from "./contract";
 
 /** How a cloud finds its credentials; used to fail early, before any engine call. */
@@ -37,6 +42,11 @@ export interface CloudDescriptor extends CloudRules {
    * match; the Automation API installs it before inline updates. Absent for clouds with none.
    */
   plugin?: { name: string; package: string };
+  /**
+   * The provider errors that move a worker to its next placement candidate (capacity, quota,
+   * availability), listed with their sources in `strategies/capacity-errors.ts`.
+   */
+  capacityErrors: readonly CapacityErrorRule[];
   /** The type token of the resource that is one worker (its name is `<cloud>-<worker>`). */
   workerType: string;
   /** Loads the strategy class (and its provider SDK) on first use. */
@@ -46,6 +56,7 @@ export interface CloudDescriptor extends CloudRules {
 export const REGISTRY = {
   aws: {
     ...CLOUD_RULES.aws,
+    capacityErrors: CAPACITY_ERROR_RULES.aws,
     extraKeys: ["imageOwner"],
     plugin: { name: "aws", package: "@pulumi/aws" },
     regionConfigKey: "aws:region",
@@ -68,6 +79,7 @@ export const REGISTRY = {
   },
   azure: {
     ...CLOUD_RULES.azure,
+    capacityErrors: CAPACITY_ERROR_RULES.azure,
     regionConfigKey: "azure-native:location",
     credentials: {
       env: ["ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID"],
@@ -82,6 +94,7 @@ export const REGISTRY = {
   },
   digitalocean: {
     ...CLOUD_RULES.digitalocean,
+    capacityErrors: CAPACITY_ERROR_RULES.digitalocean,
     plugin: { name: "digitalocean", package: "@pulumi/digitalocean" },
     credentials: {
       env: ["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"],
@@ -95,6 +108,7 @@ export const REGISTRY = {
   },
   gcp: {
     ...CLOUD_RULES.gcp,
+    capacityErrors: CAPACITY_ERROR_RULES.gcp,
     regionConfigKey: "gcp:zone",
     credentials: {
       env: ["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN"],
@@ -109,6 +123,7 @@ export const REGISTRY = {
   },
   hetzner: {
     ...CLOUD_RULES.hetzner,
+    capacityErrors: CAPACITY_ERROR_RULES.hetzner,
     credentials: {
       env: ["HCLOUD_TOKEN"],
       config: ["hcloud:token"],
@@ -122,6 +137,7 @@ export const REGISTRY = {
   },
   local: {
     ...CLOUD_RULES.local,
+    capacityErrors: CAPACITY_ERROR_RULES.local,
     extraKeys: ["localCommand"],
     workerType: "pulumi-nodejs:dynamic:Resource",
     load: async () => (await import("./local")).LocalStrategy,
@@ -140,4 +156,12 @@ export function descriptor(cloud: CloudName): CloudDescriptor {
 /** Loads a cloud's strategy class; the provider SDK is required here and nowhere earlier. */
 export function loadStrategy(cloud: CloudName): Promise<StrategyClass> {
   return REGISTRY[cloud].load();
+}
+
+/**
+ * The capacity, quota or availability rule that `message` (a worker's create failure on
+ * `cloud`) matches, or undefined when another placement would not help. Loads no provider SDK.
+ */
+export function capacityErrorOf(cloud: CloudName, message: string): CapacityErrorRule | undefined {
+  return matchCapacityError(REGISTRY[cloud].capacityErrors, message);
 }

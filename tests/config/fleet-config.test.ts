@@ -66,6 +66,7 @@ describe("config/fleet-config", () => {
         "sshAllowFrom",
         "userDataFile",
         "tags",
+        "placements",
       ]);
       expect(knownStackKeys()).to.include.members([...BASE_STACK_KEYS, "imageOwner"]);
       expect(new Set(knownStackKeys()).size).to.equal(knownStackKeys().length);
@@ -85,7 +86,7 @@ describe("config/fleet-config", () => {
       expect(
         refusal(() => parseWorkerEntry("fleet:workers[0]", { name: "w", szie: "x" })).message,
       ).to.equal(
-        'fleet:workers[0].szie: unknown worker field: got "szie"; a worker object may have name, cloud, region, size, image, ttl and expiresAt',
+        'fleet:workers[0].szie: unknown worker field: got "szie"; a worker object may have name, cloud, region, size, image, placements, ttl and expiresAt',
       );
     });
 
@@ -164,6 +165,7 @@ describe("config/fleet-config", () => {
         userData: undefined,
         tags: { "fleet:project": "fleet", "fleet:stack": "prod" },
         extras: {},
+        placements: [],
         projectDir: process.cwd(),
       });
     });

@@ -264,7 +264,8 @@ export class EngineDouble implements FleetStack {
 
   private async runUp(options: OperationOptions): Promise<Record<string, unknown>> {
     const prev = this.state();
-    const faults = this.faults();
+    const saved = this.faults();
+    const faults = options.continueOnError ? { ...saved, continueOnError: true } : saved;
     const config = await this.getAllConfig();
     const emit = emitter(options.onEvent);
     const prevByKey = new Map(prev.resources.map((r) => [key(r.type, r.name), r]));
