@@ -15,6 +15,7 @@ import { type CloudDefaults, loadCloudDefaults } from "./defaults";
 import { validateExpiresAt, validateTtl } from "./expiry";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
 import { type Placement, candidatesOf, parsePlacements } from "./placements";
+import { type PriceBook, loadPriceBook, orderByPrice, priceOf } from "./prices";
 import {
   type CloudName,
   CLOUDS,
@@ -46,6 +47,7 @@ export const BASE_STACK_KEYS = [
   "userDataFile",
   "tags",
   "placements",
+  "placementOrder",
 ] as const;
 
 /** Every `fleet:` key a stack may set. */
@@ -106,9 +108,23 @@ export interface FleetConfig {
   extras: Partial<Record<CloudName, Record<string, string>>>;
   /** `fleet:placements`: placement candidates of workers without their own. @default [] */
   placements: Placement[];
+  /**
+   * `fleet:placementOrder`: `listed` tries candidates in the order written; `cheapest` tries them
+   * by hourly price (`config/prices/<cloud>.yaml`), cheapest first, unknown prices last.
+   * @default "listed"
+   */
+  placementOrder: PlacementOrder;
+  /** A worker's candidates in the order they are tried (`placementOrder` applied). */
+  orderCandidates: (
+    candidates: readonly Placement[] | undefined,
+  ) => readonly Placement[] | undefined;
   /** The project directory, where relative paths and the local cloud's files are resolved. */
   projectDir: string;
 }
+
+/** How placement candidates are ordered. */
+export type PlacementOrder = "listed" | "cheapest";
+const PLACEMENT_ORDERS: readonly PlacementOrder[] = ["listed", "cheapest"];
 
 /** What `parseFleetConfig` needs besides the config values. */
 export interface ParseOptions {
@@ -122,6 +138,8 @@ export interface ParseOptions {
   loadDefaults?: (cloud: CloudName) => CloudDefaults;
   /** Reads the user-data file. @default fs.readFileSync */
   readFile?: (file: string) => Buffer;
+  /** Loads the price tables, for `fleet:placementOrder: cheapest`. @default loadPriceBook */
+  loadPrices?: () => PriceBook;
 }
 
 const WorkerObject = z
@@ -322,6 +340,18 @@ export function parseFleetConfig(
       parseStructured(k("placements"), raw, "a list of { cloud, region?, size? } objects"),
     );
   }, [] as Placement[]);
+  const placementOrder = attempt((): PlacementOrder => {
+    const raw = values[k("placementOrder")];
+    if (raw === undefined || raw === "") return "listed";
+    if (!(PLACEMENT_ORDERS as readonly string[]).includes(raw))
+      throw new FleetConfigError(
+        k("placementOrder"),
+        raw,
+        `one of ${PLACEMENT_ORDERS.join(", ")} (cheapest: by hourly price in config/prices/<cloud>.yaml)`,
+        "unknown placement order:",
+      );
+    return raw as PlacementOrder;
+  }, "listed");
 
   const sshPublicKeys = attempt(
     () =>
@@ -363,6 +393,22 @@ export function parseFleetConfig(
       );
     return defaultsByCloud.get(c);
   };
+  // `cheapest`: each candidate priced at the region and size it would really get.
+  let book: PriceBook | undefined;
+  const orderCandidates = (candidates: readonly Placement[] | undefined) => {
+    if (!candidates || placementOrder === "listed") return candidates;
+    book ??= attempt(() => (options.loadPrices ?? loadPriceBook)(), {} as PriceBook);
+    const prices = book;
+    return orderByPrice(candidates, (c) => {
+      const d = defaultsOf(c.cloud);
+      if (!d) return undefined;
+      return priceOf(prices, {
+        cloud: c.cloud,
+        region: c.region ?? d.region,
+        size: resolveSize(c.size ?? d.size, d),
+      });
+    });
+  };
   const workers: WorkerSpec[] = [];
   const localRefused = new Set<string>();
   const refuseOnLocal = (key: string, value: unknown, what: string) => {
@@ -382,7 +428,7 @@ export function parseFleetConfig(
   for (const p of placements) candidateClouds.set(p.cloud, candidateClouds.get(p.cloud) ?? []);
   for (const [i, entry] of entries.entries()) {
     const own: WorkerOverrides = typeof entry === "string" ? { name: entry } : entry;
-    const candidates = candidatesOf(own, placements);
+    const candidates = orderCandidates(candidatesOf(own, placements));
     for (const p of candidates ?? []) {
       const list = candidateClouds.get(p.cloud) ?? [];
       list.push({ name: own.name });
@@ -490,6 +536,8 @@ export function parseFleetConfig(
     tags,
     extras,
     placements,
+    placementOrder,
+    orderCandidates,
     projectDir: path.resolve(options.projectDir ?? process.cwd()),
   };
 }

@@ -377,7 +377,8 @@ export class CloudContext {
     const plan = new FailoverPlan();
     for (const m of applied)
       if (m.kind === "create")
-        for (const e of m.entries) plan.add(e, candidatesOf(e, current.placements));
+        for (const e of m.entries)
+          plan.add(e, current.orderCandidates(candidatesOf(e, current.placements)));
     entries = this.pinPlaced(before, entries, cloud, applied, plan);
 
     // A `ttl` written into stack config by hand gets its expiresAt at this update.

@@ -186,3 +186,66 @@ describe("config/placements", () => {
     });
   });
 });
+
+describe("fleet:placementOrder", () => {
+  // A price book of our own: the cheapest candidate is the last one written.
+  const table = (cloud: "aws" | "digitalocean" | "hetzner", prices: Record<string, number>) => ({
+    cloud,
+    currency: "USD" as const,
+    sources: [],
+    sizes: Object.fromEntries(
+      Object.entries(prices).map(([size, usd]) => [
+        size,
+        { source: "test", regions: { "*": usd } },
+      ]),
+    ),
+    unknown: {},
+  });
+  const book = {
+    aws: table("aws", { "t3.micro": 0.0104 }),
+    digitalocean: table("digitalocean", { "s-1vcpu-1gb": 0.00893 }),
+  };
+  const candidates = JSON.stringify([
+    { cloud: "hetzner", size: "cx22" },
+    { cloud: "aws", region: "us-east-1", size: "t3.micro" },
+    { cloud: "digitalocean", region: "nyc3", size: "s-1vcpu-1gb" },
+  ]);
+  const creds = { "fleet:sshPublicKeys": JSON.stringify([SSH]) };
+  const parseWith = (values: Record<string, string>) =>
+    parseFleetConfig(
+      { "fleet:workers": '["w1"]', "fleet:placements": candidates, ...creds, ...values },
+      { stack: "dev", projectDir: "/tmp", loadPrices: () => book },
+    );
+
+  it("listed (the default) tries candidates as written", () => {
+    const c = parseWith({});
+    expect(c.placementOrder).to.equal("listed");
+    expect(c.workers[0].cloud).to.equal("hetzner");
+    expect(c.orderCandidates(c.placements)?.map((p) => p.cloud)).to.deep.equal([
+      "hetzner",
+      "aws",
+      "digitalocean",
+    ]);
+  });
+
+  it("cheapest tries the cheapest priced candidate first and unknown prices last", () => {
+    const c = parseWith({ "fleet:placementOrder": "cheapest" });
+    expect(c.orderCandidates(c.placements)?.map((p) => p.cloud)).to.deep.equal([
+      "digitalocean",
+      "aws",
+      "hetzner",
+    ]);
+    // A new worker sits on its first candidate: the cheapest.
+    expect([c.workers[0].cloud, c.workers[0].region, c.workers[0].size]).to.deep.equal([
+      "digitalocean",
+      "nyc3",
+      "s-1vcpu-1gb",
+    ]);
+  });
+
+  it("refuses an unknown order, naming the key, the value and what is allowed", () => {
+    expect(errorOf(() => parseWith({ "fleet:placementOrder": "fastest" }))).to.contain(
+      'fleet:placementOrder: unknown placement order: got "fastest"; one of listed, cheapest',
+    );
+  });
+});
