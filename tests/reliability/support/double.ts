@@ -207,7 +207,7 @@ export function relProject(
     ledger: () => readLedger(doubleDir),
   };
   if (Object.keys(secrets).length) {
-    const init = p.pulumi(["stack", "init", STACK]);
+    const init = p.pulumi(["stack", "init"]);
     if (init.status !== 0) throw new Error(`stack init failed: ${init.stderr}`);
     for (const [k, v] of Object.entries(secrets)) {
       const set = p.pulumi(["config", "set", "--secret", k, v]);
