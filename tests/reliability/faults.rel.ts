@@ -133,7 +133,7 @@ describe("faults injected through the pulumi double", function () {
     await finish(p, ["l1", "l2"]);
   });
 
-  it("the engine killed mid-update (SIGKILL after 2 steps): the next run reports it and converges", async () => {
+  it("the engine killed mid-update (SIGKILL after 2 steps): the next run names the lock it left; after `pulumi cancel` it converges", async () => {
     const p = relProject("f-kill");
     ok(p, ["create", "k0", "-q"]);
     const killed = p.fleet(["create", "k1", "k2", "k3", "-q"], faults([{ kill: { afterSteps: 2 } }]));
@@ -143,6 +143,13 @@ describe("faults injected through the pulumi double", function () {
     const pending = p.checkpoint().pending;
     expect(pending.length, "the kill left pending operations").to.be.above(0);
     fault("engine killed (SIGKILL)");
+    // A killed engine leaves its stack lock, as a killed `pulumi up` does: the next run is
+    // refused in one line that says what to do, and the user does it.
+    const locked = failedLine(p, ["sync", "-q"]);
+    expect(locked).to.contain("locked by another update");
+    expect(locked).to.contain("pulumi cancel");
+    const cancel = p.pulumi(["cancel", "--yes"]);
+    expect(cancel.status, cancel.stderr).to.equal(0);
     // The next run converges: every worker in config exists once, and nothing is orphaned.
     ok(p, ["sync", "-q"]);
     const now = await expectConsistent(p);
@@ -151,7 +158,7 @@ describe("faults injected through the pulumi double", function () {
     await finish(p, [...now, ...missing]);
   });
 
-  it("a create that hangs, then Ctrl-C: the finished workers are listed, the run exits 130, a re-run converges", async () => {
+  it("a create that hangs, then Ctrl-C twice: the finished workers are listed, the run exits 130, a re-run converges", async () => {
     const p = relProject("f-hang");
     ok(p, ["create", "h0", "-q"]);
     const child = p.start(
@@ -169,8 +176,23 @@ describe("faults injected through the pulumi double", function () {
     }
     await delay(500);
     // A terminal's Ctrl-C goes to the whole foreground process group: fleet and its engine.
-    for (const pid of pidsOf(child.pid as number)) process.kill(pid, "SIGINT");
+    const ctrlC = () => {
+      for (const pid of pidsOf(child.pid as number)) {
+        try {
+          process.kill(pid, "SIGINT");
+        } catch {
+          // exited meanwhile
+        }
+      }
+    };
+    ctrlC();
     fault("Ctrl-C during a hung create");
+    // The first Ctrl-C lets steps in flight finish; a hung create never does, so the user
+    // presses it again, which terminates the engine (pkg/backend/cancellation_scope.go).
+    const first = await Promise.race([exited, delay(10_000).then(() => "running" as const)]);
+    expect(first, "a first Ctrl-C waits for the hung create").to.equal("running");
+    ctrlC();
+    fault("second Ctrl-C (terminate)");
     const code = await exited;
     expect(code, stderr).to.equal(130);
     expect(stderr, "no stack trace").not.to.match(/^\s+at /m);
