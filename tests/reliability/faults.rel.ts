@@ -77,8 +77,16 @@ describe("faults injected through the pulumi double", function () {
       p,
       ["create", "b1", "b2", "b3", "b4", "-q"],
       faults([
-        { op: "create", match: { name: "digitalocean-b2" }, error: CAPACITY_ERRORS.digitalocean.sizeUnavailable },
-        { op: "create", match: { name: "digitalocean-b4" }, error: CAPACITY_ERRORS.digitalocean.dropletLimit },
+        {
+          op: "create",
+          match: { name: "digitalocean-b2" },
+          error: CAPACITY_ERRORS.digitalocean.sizeUnavailable,
+        },
+        {
+          op: "create",
+          match: { name: "digitalocean-b4" },
+          error: CAPACITY_ERRORS.digitalocean.dropletLimit,
+        },
       ]),
     );
     const fired = p.ledger().filter((l) => l.outcome === "fault");
@@ -100,7 +108,12 @@ describe("faults injected through the pulumi double", function () {
     const p = relProject("f-delete");
     ok(p, ["create", "d1", "d2", "d3", "-q"]);
     const backup = faults([
-      { op: "delete", match: { name: "digitalocean-d2" }, error: "Error deleting Droplet: DELETE https://api.digitalocean.com/v2/droplets/1: 422 (request \"r\") Droplet is currently being backed up" },
+      {
+        op: "delete",
+        match: { name: "digitalocean-d2" },
+        error:
+          'Error deleting Droplet: DELETE https://api.digitalocean.com/v2/droplets/1: 422 (request "r") Droplet is currently being backed up',
+      },
     ]);
     const line = failedLine(p, ["delete", "d1", "d2", "-q"], backup);
     expect(line).to.contain("d2");
@@ -121,7 +134,10 @@ describe("faults injected through the pulumi double", function () {
     const p = relProject("f-locked");
     ok(p, ["create", "l1", "-q"], faults([{ leaveLocked: true }]));
     const locks = path.join(p.dir, "state", ".pulumi", "locks");
-    expect(fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).length > 0, "a lock left behind").to.equal(true);
+    expect(
+      fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).length > 0,
+      "a lock left behind",
+    ).to.equal(true);
     fault("stack left locked");
     const line = failedLine(p, ["create", "l2", "-q"]);
     expect(line).to.match(/locked/);
@@ -136,7 +152,10 @@ describe("faults injected through the pulumi double", function () {
   it("the engine killed mid-update (SIGKILL after 2 steps): the next run names the lock it left; after `pulumi cancel` it converges", async () => {
     const p = relProject("f-kill");
     ok(p, ["create", "k0", "-q"]);
-    const killed = p.fleet(["create", "k1", "k2", "k3", "-q"], faults([{ kill: { afterSteps: 2 } }]));
+    const killed = p.fleet(
+      ["create", "k1", "k2", "k3", "-q"],
+      faults([{ kill: { afterSteps: 2 } }]),
+    );
     expect(killed.status, killed.stderr).to.equal(1);
     expect(killed.stderr, "no stack trace").not.to.match(/^\s+at /m);
     // The provider finished steps the checkpoint never heard of: pending operations.
@@ -213,7 +232,9 @@ describe("faults injected through the pulumi double", function () {
     const r = p.fleet(["list", "--refresh"]);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/r2 .*missing/);
-    expect(r.stderr).to.contain("fleet: 1 worker missing from its cloud (deleted outside fleet?): r2");
+    expect(r.stderr).to.contain(
+      "fleet: 1 worker missing from its cloud (deleted outside fleet?): r2",
+    );
     ok(p, ["sync", "-q"]);
     const done = await finish(p, ["r1", "r2", "r3"]);
     const [again] = (await cloud.list({ type: DROPLET })).filter((o) => o.outputs.name === "r2");

@@ -25,7 +25,13 @@ const README = path.join(ROOT, "README.md");
  * (CLI arguments, real runs) and the concurrency rounds are sized for a run of about 10
  * minutes on 2 shared cores: every engine run there is a real program run over gRPC.
  */
-const REQUIRED = { inputsPerPath: 10_000, cliArguments: 1_000, processes: 4, opsPerProcess: 6, rounds: 2 };
+const REQUIRED = {
+  inputsPerPath: 10_000,
+  cliArguments: 1_000,
+  processes: 4,
+  opsPerProcess: 6,
+  rounds: 2,
+};
 
 function rows(t: Totals, seconds: number): [string, string, string][] {
   const fmt = (n: number) => n.toLocaleString("en-US");
@@ -46,8 +52,16 @@ function rows(t: Totals, seconds: number): [string, string, string][] {
       ? `${t.rounds} rounds × ${Math.round(t.processes / t.rounds)} OS processes, plus fleet list processes`
       : "",
   ]);
-  out.push(["workers lost", fmt(t.lost), "must be 0 (in config, neither in the cloud nor in state)"]);
-  out.push(["workers orphaned", fmt(t.orphaned), "must be 0 (in the cloud, not in the checkpoint)"]);
+  out.push([
+    "workers lost",
+    fmt(t.lost),
+    "must be 0 (in config, neither in the cloud nor in state)",
+  ]);
+  out.push([
+    "workers orphaned",
+    fmt(t.orphaned),
+    "must be 0 (in the cloud, not in the checkpoint)",
+  ]);
   out.push([
     "workers phantom or duplicated",
     fmt(t.phantom),

@@ -77,7 +77,8 @@ function refusedWithout(e: unknown, secret: string, key: RegExp): FleetConfigErr
 }
 
 describe("secrets never leak", function () {
-  this.timeout(120_000);
+  // Each `fleet` run is an engine run of the double: several seconds on 2 shared cores.
+  this.timeout(600_000);
   const dirs: string[] = [];
 
   after(() => {
@@ -108,7 +109,12 @@ describe("secrets never leak", function () {
     expect(await cli(p, ["list"]), lastSeen()).to.equal(0);
     expect(await cli(p, ["--json", "list"]), lastSeen()).to.equal(0);
     const unauthorized = faults([
-      { op: "create", match: { name: "digitalocean-bad" }, error: "POST https://api.digitalocean.com/v2/droplets: 401 (request \"r\") Unable to authenticate you" },
+      {
+        op: "create",
+        match: { name: "digitalocean-bad" },
+        error:
+          'POST https://api.digitalocean.com/v2/droplets: 401 (request "r") Unable to authenticate you',
+      },
     ]);
     expect(await cli(p, ["create", "bad"], unauthorized), lastSeen()).to.equal(1);
     expect(await cli(p, ["create", "bad"], { ...unauthorized, FLEET_DEBUG: "1" })).to.equal(1);
@@ -155,8 +161,16 @@ describe("secrets never leak", function () {
     await (await open()).createWorkers(["c1", "c2"]);
     const faulty = await open(
       faults([
-        { op: "create", match: { name: "digitalocean-c3" }, error: "403 (request \"r\") You are not authorized to perform this operation" },
-        { op: "delete", match: { name: "digitalocean-c1" }, error: "422 (request \"r\") Droplet is locked" },
+        {
+          op: "create",
+          match: { name: "digitalocean-c3" },
+          error: '403 (request "r") You are not authorized to perform this operation',
+        },
+        {
+          op: "delete",
+          match: { name: "digitalocean-c1" },
+          error: '422 (request "r") Droplet is locked',
+        },
       ]),
     );
     const e1 = await faulty.createWorkers(["c3"]).catch((e: Error) => e);

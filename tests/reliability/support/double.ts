@@ -280,7 +280,9 @@ export async function reckon(
   for (const n of wanted) {
     if (!inCloud.has(n) && !inState.has(n)) {
       lost++;
-      details.push(`lost: ${n} is ${config.includes(n) ? "in config" : "intended"} but neither in the cloud nor in state`);
+      details.push(
+        `lost: ${n} is ${config.includes(n) ? "in config" : "intended"} but neither in the cloud nor in state`,
+      );
     }
   }
   if (opts.intended) {
@@ -305,7 +307,9 @@ export async function reckon(
   stateWorkers.forEach((r, i) => {
     if (!cloudIds.has(r.id ?? "")) {
       phantom++;
-      details.push(`phantom: ${state[i]} (${r.id ?? "no id"}) is in the checkpoint but not in the cloud`);
+      details.push(
+        `phantom: ${state[i]} (${r.id ?? "no id"}) is in the checkpoint but not in the cloud`,
+      );
     }
   });
   for (const n of opts.listed ?? [])
