@@ -250,7 +250,7 @@ export interface Reckoning {
  * - orphaned: a worker object in the cloud whose id is not in the checkpoint;
  * - phantom: a worker resource in the checkpoint whose id is not in the cloud, a name `fleet
  *   list` shows that is not in the cloud, a worker in config that `intended` does not have,
- *   or one name twice in any source.
+ *   or one name twice in config, state or `fleet list`.
  */
 export async function reckon(
   p: RelProject,
@@ -317,7 +317,9 @@ export async function reckon(
       phantom++;
       details.push(`phantom: fleet list shows ${n}, which is not in the cloud`);
     }
-  for (const [source, names] of Object.entries({ config, state, cloud, list: opts.listed ?? [] })) {
+  // (Two cloud objects of one name are not counted here: one of them is not in the checkpoint,
+  // so it is already counted as orphaned.)
+  for (const [source, names] of Object.entries({ config, state, list: opts.listed ?? [] })) {
     const dup = names.length - new Set(names).size;
     if (dup) {
       phantom += dup;
