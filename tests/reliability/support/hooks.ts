@@ -8,8 +8,8 @@ import * as path from "node:path";
 import { DOUBLE_BIN } from "./double";
 import { record } from "./stats";
 
-// The Automation API finds `pulumi` on this process's PATH (`PulumiCommand.get` runs `pulumi
-// version` before any workspace `envVars` apply), so a project's env alone is not enough.
+// Every project's env has the double first on PATH too (`relProject`); this covers anything
+// started without one.
 if (!(process.env.PATH ?? "").startsWith(`${DOUBLE_BIN}${path.delimiter}`))
   process.env.PATH = `${DOUBLE_BIN}${path.delimiter}${process.env.PATH ?? ""}`;
 
