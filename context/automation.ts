@@ -197,6 +197,7 @@ export async function openStack(
   let pulumiCommand: PulumiCommand | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
+      if (attempt === 0) pulumiCommand = await cliOnEnvPath(options.env);
       const stack = await LocalWorkspace.createOrSelectStack(args, {
         workDir: options.workDir,
         envVars,
@@ -235,6 +236,33 @@ export async function openStack(
       }
     }
   }
+}
+
+/**
+ * The Pulumi CLI first on `env.PATH`, when the caller's environment has a PATH of its own.
+ * Every CLI call gets `env` (the workspace's `envVars`), but the Automation API looks `pulumi`
+ * up with this process's PATH (`PulumiCommand.get` runs `pulumi version` before any envVars
+ * apply), so without this a PATH given in `env` reached the calls and not the lookup.
+ * `PulumiCommand.get` takes an installation root whose `bin/pulumi` is the CLI; a `pulumi` in
+ * a folder not named `bin` is left to the default lookup.
+ */
+async function cliOnEnvPath(
+  env: NodeJS.ProcessEnv | undefined,
+): Promise<PulumiCommand | undefined> {
+  const PATH = env?.PATH;
+  if (!PATH || PATH === process.env.PATH || process.platform === "win32") return undefined;
+  for (const dir of PATH.split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      fs.accessSync(path.join(dir, "pulumi"), fs.constants.X_OK);
+    } catch {
+      continue;
+    }
+    return path.basename(dir) === "bin"
+      ? PulumiCommand.get({ root: path.dirname(dir) })
+      : undefined;
+  }
+  return undefined;
 }
 
 /**

@@ -641,9 +641,25 @@ export class CloudContext {
       });
     } catch (error) {
       const existing = await this.existingNow();
+      const stopped =
+        error instanceof StackBusyError ||
+        error instanceof CancelledError ||
+        this.options.signal?.aborted === true;
+      const notes: string[] = [];
       if (existing) {
         const kept = current.entries.filter((e) => existing.has(entryName(e)));
         await this.stack.setConfig(configChanges(config, kept, current.cloud));
+        // A destroy runs no program, so when it fails part-way the stack keeps the `workers`
+        // output it had before, naming workers the destroy did delete (`fleet list` would show
+        // them). An update with the config that now matches what exists rewrites the output.
+        // Not after a busy stack or an interrupt: then no new engine operation starts.
+        if (!stopped && kept.length < current.entries.length) {
+          try {
+            await this.update(new FailureCollector(), new Set(kept.map(entryName)));
+          } catch (e) {
+            notes.push(`the workers output could not be updated: ${errorText(e)}`);
+          }
+        }
       }
       const failed = failedWorkers(collector, involved);
       m.done.reject(
@@ -656,6 +672,7 @@ export class CloudContext {
             : new WorkersFailedError(
                 failed,
                 collector.messages.length ? collector.messages : [errorText(error)],
+                notes.length ? `; ${notes.join("; ")}` : "",
               ),
       );
       return;

@@ -24,6 +24,7 @@ import {
   SymmetricCrypter,
   type JsonValue,
 } from "./secrets";
+import { droplet, engineProject } from "./harness";
 
 // pkg/secrets/passphrase/manager_test.go: `state` opened with PULUMI_CONFIG_PASSPHRASE=password.
 const GO_STATE = "v1:fozI5u6B030=:v1:F+6ZduKKd8G0/V7L:PGMFeIzwobWRKmEAzUdaQHqC5mMRIQ==";
@@ -134,5 +135,23 @@ describe("engine double: passphrase secrets", function () {
     const v = serializePropertyValue({ secret: true, value: "tok" }, new LockedCrypter(), true);
     expect(v).to.deep.equal({ [SIG_KEY]: SECRET_SIG, plaintext: '"tok"' });
     expect(goJsonMarshal({ b: 1, a: "\u2028" })).to.equal('{"a":"\\u2028","b":1}');
+  });
+});
+
+describe("engine double: secret provider config in the checkpoint", function () {
+  this.timeout(120_000);
+
+  it("a secure `<pkg>:` config value is a secret input of the default provider (target.go GetPackageConfig), never plain text", () => {
+    const p = engineProject();
+    const token = "dop_v1_" + "7".repeat(64);
+    const set = p.pulumi(["config", "set", "--secret", "digitalocean:token", token, "--stack", "dev"]);
+    expect(set.status, set.stderr).to.equal(0);
+    p.setResources([droplet("w1")]);
+    const { run } = p.up();
+    expect(run.status, run.stderr).to.equal(0);
+    const text = fs.readFileSync(path.join(p.dir, "state", ".pulumi", "stacks", "fixture", "dev.json"), "utf8");
+    expect(text).not.to.contain(token);
+    const provider = p.checkpoint().resources.find((r) => r.type === "pulumi:providers:digitalocean");
+    expect(provider?.inputs?.token).to.have.property(SIG_KEY, SECRET_SIG);
   });
 });

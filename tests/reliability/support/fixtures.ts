@@ -1,16 +1,12 @@
 /**
- * Shared helpers of the reliability suite: temporary engine doubles, realistic fake
- * credentials and scanners for them, output capture for in-process CLI runs, and the
- * "truth" of a stack (config, outputs, state) in one call.
+ * Shared helpers of the reliability suite: realistic fake credentials and scanners for them,
+ * temporary directories, and output capture for in-process CLI runs. Projects on the `pulumi`
+ * double and the reckoning of lost, orphaned and phantom workers are in `double.ts`.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CloudContext, type CloudContextOptions } from "../../../context/cloud-context";
-import type { ConfigValue } from "../../../context/stack";
-import { entryName, parseWorkerEntries } from "../../../config/fleet-config";
-import { EngineDouble } from "../../harness/engine-double";
 
 /** Realistic fake credentials: shaped like the real ones, valid nowhere. */
 export const FAKE = {
@@ -53,114 +49,6 @@ export function countSecrets(text: string): number {
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `fleet-rel-${prefix}-`));
-}
-
-/** Writes the double's config.json: plain values, or `{ value, secret }`. */
-export function writeConfig(dir: string, config: Record<string, string | ConfigValue>): void {
-  const values: Record<string, ConfigValue> = {};
-  for (const [k, v] of Object.entries(config)) values[k] = typeof v === "string" ? { value: v } : v;
-  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(values));
-}
-
-/** A fresh engine double in a temp dir (the dir is also the project dir). */
-export function newDouble(
-  prefix: string,
-  config: Record<string, string | ConfigValue> = { "fleet:cloud": "digitalocean" },
-): { dir: string; stack: EngineDouble } {
-  const dir = tempDir(prefix);
-  writeConfig(dir, config);
-  return { dir, stack: new EngineDouble({ dir }) };
-}
-
-/** A CloudContext over `stack` with test-sized retries and lock staleness. */
-export function contextFor(
-  stack: EngineDouble,
-  dir: string,
-  options: Partial<CloudContextOptions> = {},
-): CloudContext {
-  return new CloudContext({
-    stack,
-    projectDir: dir,
-    env: {
-      DIGITALOCEAN_TOKEN: FAKE.doToken,
-      AWS_ACCESS_KEY_ID: FAKE.awsKeyId,
-      AWS_REGION: "us-east-1",
-    },
-    retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
-    lock: { staleMs: 5_000, timeoutMs: 120_000, pollMs: 50 },
-    ...options,
-  });
-}
-
-/** What a stack says about its workers, from each source of truth. */
-export interface Truth {
-  /** Names in `fleet:workers`, in order. */
-  config: string[];
-  /** Names in the `workers` output, in order. */
-  outputs: string[];
-  /** Worker names with a worker resource (Droplet or Instance) in state; repeats kept. */
-  state: string[];
-  /** Worker resource ids in state. */
-  ids: string[];
-}
-
-const WORKER_TYPES = new Set(["digitalocean:index/droplet:Droplet", "aws:ec2/instance:Instance"]);
-
-export async function truthOf(stack: EngineDouble): Promise<Truth> {
-  const config = await stack.getAllConfig();
-  const raw = config["fleet:workers"]?.value;
-  const entries = raw ? parseWorkerEntries("fleet:workers", JSON.parse(raw)) : [];
-  const outputs = await stack.outputs();
-  const listed = Array.isArray(outputs.workers) ? (outputs.workers as { name: string }[]) : [];
-  const workers = stack.state().resources.filter((r) => WORKER_TYPES.has(r.type));
-  return {
-    config: entries.map(entryName),
-    outputs: listed.map((w) => w.name),
-    state: workers.map((r) => r.name.replace(/^(digitalocean|aws|local)-/, "")),
-    ids: workers.map((r) => r.id ?? ""),
-  };
-}
-
-/** Lost and phantom workers of `truth` against the intended set (duplicates count as phantom). */
-export function compareTruth(
-  truth: Truth,
-  intended: readonly string[],
-): { lost: number; phantom: number; details: string[] } {
-  const want = new Set(intended);
-  let lost = 0;
-  let phantom = 0;
-  const details: string[] = [];
-  for (const [source, names] of Object.entries({
-    config: truth.config,
-    outputs: truth.outputs,
-    state: truth.state,
-  })) {
-    const have = new Set(names);
-    const missing = [...want].filter((n) => !have.has(n));
-    const extra = names.filter((n) => !want.has(n));
-    const dup = names.length - have.size;
-    lost += missing.length;
-    phantom += extra.length + dup;
-    if (missing.length) details.push(`${source} lacks ${missing.join(", ")}`);
-    if (extra.length) details.push(`${source} has unexpected ${extra.join(", ")}`);
-    if (dup) details.push(`${source} has ${dup} duplicates`);
-  }
-  if (new Set(truth.ids).size !== truth.ids.length) {
-    phantom++;
-    details.push("state has duplicate resource ids");
-  }
-  return { lost, phantom, details };
-}
-
-/** The bytes of the double's config and state: equal snapshots mean nothing changed. */
-export function snapshot(dir: string): string {
-  const h = crypto.createHash("sha256");
-  for (const f of ["config.json", "state.json"]) {
-    const file = path.join(dir, f);
-    h.update(f);
-    h.update(fs.existsSync(file) ? fs.readFileSync(file) : Buffer.from("(none)"));
-  }
-  return h.digest("hex");
 }
 
 /** Output captured from an in-process run. */
@@ -212,9 +100,9 @@ export function filesUnder(dir: string): string[] {
 }
 
 /**
- * Scans every file under `dir` for fake credentials. Excluded by design: the double's
- * config.json entries marked secret (Pulumi keeps those encrypted) and the generated
- * passphrase file. Returns the leaks found as "file: count".
+ * Scans every file under `dir` for fake credentials (stack files, checkpoint, the double's
+ * ledger and simulated cloud, logs). Excluded by design: the generated passphrase file.
+ * Returns the leaks found as "file: count".
  */
 export function scanFiles(
   dir: string,
@@ -226,12 +114,7 @@ export function scanFiles(
     if (path.basename(file) === "passphrase" && path.basename(path.dirname(file)) === ".fleet")
       continue;
     if (fixtures.has(path.relative(dir, file))) continue;
-    let text = fs.readFileSync(file, "utf8");
-    if (path.basename(file) === "config.json") {
-      const config = JSON.parse(text) as Record<string, ConfigValue>;
-      for (const [k, v] of Object.entries(config)) if (v.secret) delete config[k];
-      text = JSON.stringify(config);
-    }
+    const text = fs.readFileSync(file, "utf8");
     scanned++;
     const n = countSecrets(text);
     if (n) leaks.push(`${path.relative(dir, file)}: ${n}`);

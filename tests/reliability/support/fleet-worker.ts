@@ -1,11 +1,11 @@
 /**
- * A fleet process for the concurrency and crash tests: opens a CloudContext over a shared
- * engine-double directory (same project dir, so the same cross-process lock), runs the steps
- * it is given and reports each result to its parent over IPC. Steps run one after another;
- * the operations of one step run concurrently (so they coalesce in the context's queue).
+ * A fleet process for the concurrency tests: opens a CloudContext with `CloudContext.open` on a
+ * shared project (the Automation API spawning the `pulumi` double found first on PATH; same
+ * project dir, so the same cross-process lock and the same checkpoint), runs the steps it is
+ * given and reports each result to its parent over IPC. Steps run one after another; the
+ * operations of one step run concurrently (so they coalesce in the context's queue).
  */
-import { EngineDouble } from "../../harness/engine-double";
-import { contextFor } from "./fixtures";
+import { CloudContext } from "../../../context/cloud-context";
 
 export type Op =
   | { kind: "create"; names: string[] }
@@ -14,11 +14,11 @@ export type Op =
   | { kind: "list" };
 
 export interface Job {
-  dir: string;
   projectDir: string;
+  stack: string;
+  /** The engine's environment: the double first on PATH, backend, passphrase, double dir. */
+  env: NodeJS.ProcessEnv;
   steps: Op[][];
-  /** Lock staleness (a killed holder's lock is taken over after this). */
-  staleMs?: number;
 }
 
 export interface OpResult {
@@ -43,10 +43,12 @@ function send(m: WorkerMessage): Promise<void> {
 }
 
 async function run(job: Job): Promise<OpResult[]> {
-  const stack = new EngineDouble({ dir: job.dir, projectDir: job.projectDir });
-  const ctx = contextFor(stack, job.projectDir, {
-    lock: { staleMs: job.staleMs ?? 10_000, timeoutMs: 300_000, pollMs: 50 },
-    retry: { attempts: 10, baseDelayMs: 10, maxDelayMs: 100 },
+  const ctx = await CloudContext.open({
+    workDir: job.projectDir,
+    stackName: job.stack,
+    env: job.env,
+    lock: { staleMs: 10_000, timeoutMs: 600_000, pollMs: 50 },
+    retry: { attempts: 10, baseDelayMs: 50, maxDelayMs: 1_000 },
     onProgress: (p) => void send({ type: "progress", worker: p.worker, state: p.state }),
   });
   const results: OpResult[] = [];
@@ -87,14 +89,9 @@ if (require.main === module) {
   // The Pulumi SDK records a stack trace for every promise it makes; short traces keep the
   // double's runs fast without changing what they do.
   Error.stackTraceLimit = 3;
-  if (process.argv[2]) {
-    // One job from the command line, then exit (the crash test kills it before that).
-    void runReported(JSON.parse(process.argv[2]) as Job).then(() => process.exit(0));
-  } else {
-    // Long-lived: jobs over IPC until told to exit (the concurrency rounds reuse processes).
-    process.on("message", (m: ParentMessage) => {
-      if (m.type === "exit") process.exit(0);
-      else void runReported(m.job);
-    });
-  }
+  // Long-lived: jobs over IPC until told to exit (the concurrency rounds reuse processes).
+  process.on("message", (m: ParentMessage) => {
+    if (m.type === "exit") process.exit(0);
+    else void runReported(m.job);
+  });
 }

@@ -9,19 +9,26 @@ import * as fs from "node:fs";
 export interface StatRecord {
   /** Input path → generated values fed to it. */
   inputs?: Record<string, number>;
-  /** Faults injected (provider errors, busy stack, aborts, kills, failed deletes, vanished workers). */
+  /**
+   * Faults that fired: ledger lines with `outcome: "fault"` (provider operations), and
+   * engine-level faults seen in what ran (an engine killed, a lock left behind, an interrupt).
+   */
   faults?: number;
-  /** Fault scenario → faults injected in it (for the breakdown). */
+  /** Kind of fault → how many fired (for the breakdown). */
   faultKinds?: Record<string, number>;
+  /** Provider operations the double ran (ledger lines). */
+  operations?: number;
   /** CloudContext operations issued by concurrent OS processes. */
   concurrentOps?: number;
   /** OS processes that ran those operations. */
   processes?: number;
   /** Concurrency rounds completed. */
   rounds?: number;
-  /** Workers that should exist and do not (in config, outputs or state). */
+  /** Workers in config (or intended) that are neither in the simulated cloud nor in state. */
   lost?: number;
-  /** Workers that exist and should not, or exist twice. */
+  /** Workers in the simulated cloud that the checkpoint does not know. */
+  orphaned?: number;
+  /** Workers in the checkpoint or `fleet list` that are not in the cloud, or listed twice. */
   phantom?: number;
   /** Occurrences of a fake credential in output, errors or files. */
   leaked?: number;
@@ -45,10 +52,12 @@ export interface Totals {
   inputs: Record<string, number>;
   faults: number;
   faultKinds: Record<string, number>;
+  operations: number;
   concurrentOps: number;
   processes: number;
   rounds: number;
   lost: number;
+  orphaned: number;
   phantom: number;
   leaked: number;
   scanned: number;
@@ -60,10 +69,12 @@ export function readTotals(file: string): Totals {
     inputs: {},
     faults: 0,
     faultKinds: {},
+    operations: 0,
     concurrentOps: 0,
     processes: 0,
     rounds: 0,
     lost: 0,
+    orphaned: 0,
     phantom: 0,
     leaked: 0,
     scanned: 0,
@@ -80,7 +91,9 @@ export function readTotals(file: string): Totals {
     t.concurrentOps += r.concurrentOps ?? 0;
     t.processes += r.processes ?? 0;
     t.rounds += r.rounds ?? 0;
+    t.operations += r.operations ?? 0;
     t.lost += r.lost ?? 0;
+    t.orphaned += r.orphaned ?? 0;
     t.phantom += r.phantom ?? 0;
     t.leaked += r.leaked ?? 0;
     t.scanned += r.scanned ?? 0;
@@ -89,7 +102,7 @@ export function readTotals(file: string): Totals {
   return t;
 }
 
-/** Counts faults of one kind. */
+/** Counts engine-level faults of one kind, seen in what ran (provider faults come from the ledger). */
 export function fault(kind: string, n = 1): void {
   record({ faults: n, faultKinds: { [kind]: n } });
 }
