@@ -144,14 +144,27 @@ describe("engine double: secret provider config in the checkpoint", function () 
   it("a secure `<pkg>:` config value is a secret input of the default provider (target.go GetPackageConfig), never plain text", () => {
     const p = engineProject();
     const token = "dop_v1_" + "7".repeat(64);
-    const set = p.pulumi(["config", "set", "--secret", "digitalocean:token", token, "--stack", "dev"]);
+    const set = p.pulumi([
+      "config",
+      "set",
+      "--secret",
+      "digitalocean:token",
+      token,
+      "--stack",
+      "dev",
+    ]);
     expect(set.status, set.stderr).to.equal(0);
     p.setResources([droplet("w1")]);
     const { run } = p.up();
     expect(run.status, run.stderr).to.equal(0);
-    const text = fs.readFileSync(path.join(p.dir, "state", ".pulumi", "stacks", "fixture", "dev.json"), "utf8");
+    const text = fs.readFileSync(
+      path.join(p.dir, "state", ".pulumi", "stacks", "fixture", "dev.json"),
+      "utf8",
+    );
     expect(text).not.to.contain(token);
-    const provider = p.checkpoint().resources.find((r) => r.type === "pulumi:providers:digitalocean");
+    const provider = p
+      .checkpoint()
+      .resources.find((r) => r.type === "pulumi:providers:digitalocean");
     expect(provider?.inputs?.token).to.have.property(SIG_KEY, SECRET_SIG);
   });
 });

@@ -159,7 +159,9 @@ export async function openWorkspace(
       const out: Props = {};
       for (const [k, v] of Object.entries(config)) {
         if (!k.startsWith(`${pkg}:`)) continue;
-        out[k.slice(pkg.length + 1)] = v.secret ? { [SIG_KEY]: SECRET_SIG, value: v.value } : v.value;
+        out[k.slice(pkg.length + 1)] = v.secret
+          ? { [SIG_KEY]: SECRET_SIG, value: v.value }
+          : v.value;
       }
       return out;
     },
