@@ -9,28 +9,10 @@ import * as path from "node:path";
 import { CloudContext } from "../../context/cloud-context";
 import type { Progress } from "../../context/events";
 import { CancelledError } from "../../context/stack";
-import { fleetProject } from "../harness/project";
+import { alive, eventually, fleetProject } from "../harness/project";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => boolean, ms = 15_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
 
 /** Runs `fn` with this process's environment switched to the project's (PATH, backend, …). */
 async function withEnv<T>(env: NodeJS.ProcessEnv, fn: () => Promise<T>): Promise<T> {

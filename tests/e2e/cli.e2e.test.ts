@@ -13,7 +13,7 @@ import { openCloud } from "../engine/cloud";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CLI, type FleetProject, fleetProject } from "../harness/project";
+import { alive, CLI, eventually, fleetProject, type FleetProject } from "../harness/project";
 
 const REAL = process.env.FLEET_E2E_REAL === "1";
 const realProbe = REAL ? spawnSync("pulumi", ["version"], { encoding: "utf8" }) : undefined;
@@ -30,15 +30,6 @@ function project(stack: string, config: Record<string, string>): FleetProject {
     inheritEnv: true,
     env: { DIGITALOCEAN_TOKEN: "dop_v1_e2e" },
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface ListedWorker {
@@ -65,15 +56,6 @@ const contract = (w: ListedWorker) => ({
   id: w.id,
   status: w.status,
 });
-
-async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
 
 describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REAL=1 but no pulumi on PATH]" : ""}`, function () {
   this.timeout(600_000);

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { openCloud } from "../engine/cloud";
+import { alive, eventually } from "../harness/project";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
 const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
@@ -96,24 +97,6 @@ function project(stack: string, config: Record<string, string>) {
 
 const entryOf = (entries: (string | Entry)[], name: string) =>
   entries.find((e) => (typeof e === "string" ? e : e.name) === name);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
 
 const pidOf = (w: Listed) => Number(w.id.split(":")[0]);
 

@@ -151,3 +151,23 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
 function withoutUndefined(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
 }
+
+/** Whether a process is alive (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 100 ms until it holds or `ms` pass; resolves with its last answer. */
+export async function eventually(check: () => boolean, ms = 15_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
