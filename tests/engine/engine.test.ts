@@ -240,6 +240,31 @@ describe("pulumi double: engine rules", function () {
     expect(after[0].id).to.not.equal(before?.id);
   });
 
+  it("preview and --preview-only plan without touching the cloud or the checkpoint", async () => {
+    const p = engineProject();
+    p.setResources([droplet("kept")]);
+    ok(p.up().run);
+    const before = JSON.stringify(p.checkpoint().resources);
+    p.setResources([droplet("kept"), droplet("planned")]);
+    const log = path.join(p.dir, "preview.jsonl");
+    ok(p.pulumi(["preview", "--stack", "dev", "--event-log", log]));
+    expect(
+      steps(readEvents(log))
+        .filter(([op]) => op === "create")
+        .map(([, n]) => n),
+    ).to.deep.equal(["planned"]);
+    const destroyLog = path.join(p.dir, "destroy-preview.jsonl");
+    ok(p.pulumi(["destroy", "--preview-only", "--stack", "dev", "--event-log", destroyLog]));
+    expect(
+      steps(readEvents(destroyLog)).some(([op, n]) => op === "delete" && n === "kept"),
+    ).to.equal(true);
+    ok(p.pulumi(["refresh", "--preview-only", "--stack", "dev"]));
+    expect(JSON.stringify(p.checkpoint().resources)).to.equal(before);
+    expect(
+      (await p.cloud()).filter((o) => o.type === DROPLET).map((o) => o.outputs.name),
+    ).to.deep.equal(["kept"]);
+  });
+
   it("the stack lock: a lock left behind makes the next update fail with the real message, `cancel` clears it", () => {
     const p = engineProject();
     p.setResources([]);

@@ -98,13 +98,7 @@ export const register: Register = (program, ctx) => {
   const define = (name: string, kind: OperationKind, description: string) =>
     commonFlags(program.command(name).description(description), kind).action(
       async (flags: UpdateFlags) => {
-        const k =
-          kind === "update" || kind === "destroy" || kind === "refresh"
-            ? flags.previewOnly
-              ? "preview"
-              : kind
-            : kind;
-        await runOperation(ctx(), kind, k === "preview" && kind !== "preview" ? kind : k, flags);
+        await runOperation(ctx(), kind, flags);
       },
     );
   define("up", "update", "create or update the resources in a stack");
@@ -116,7 +110,6 @@ export const register: Register = (program, ctx) => {
 async function runOperation(
   ctx: CliContext,
   kind: OperationKind,
-  _k: OperationKind,
   flags: UpdateFlags,
 ): Promise<void> {
   const preview = kind === "preview" || flags.previewOnly === true;
@@ -167,14 +160,13 @@ async function runOperation(
     print(`${verb} (${ws.stack}):`);
 
     if (flags.refresh && kind !== "refresh" && !preview) {
-      const r = await deploy(ws, "refresh", flags, events, print, (d) => (deployment = d));
+      const r = await deploy(ws, "refresh", false, flags, events, print, (d) => (deployment = d));
       if (r.result !== "succeeded") {
         result = r;
         return;
       }
     }
-    const opKind: OperationKind = preview ? "preview" : kind;
-    result = await deploy(ws, opKind, flags, events, print, (d) => (deployment = d), kind);
+    result = await deploy(ws, kind, preview, flags, events, print, (d) => (deployment = d));
   } finally {
     process.removeListener("SIGINT", onSigint);
     const r = result;
@@ -231,18 +223,20 @@ async function runOperation(
 async function deploy(
   ws: StackWorkspace,
   kind: OperationKind,
+  preview: boolean,
   flags: UpdateFlags,
   events: EventSink,
   print: (line: string) => void,
   onDeployment: (d: Deployment) => void,
-  original: OperationKind = kind,
 ): Promise<DeploymentResult> {
   const before = await ws.read();
   const parallel = flags.parallel ? Number(flags.parallel) : 4 * os.cpus().length;
   if (!Number.isInteger(parallel) || parallel < 1)
     throw new CliError(`invalid argument "${flags.parallel}" for "-p, --parallel" flag`);
   const d = new Deployment({
-    kind: kind === "preview" && original !== "update" && original !== "preview" ? "preview" : kind,
+    // `preview` is an update that takes no steps; `destroy/refresh --preview-only` likewise.
+    kind: kind === "preview" ? "update" : kind,
+    preview: preview || kind === "preview",
     project: ws.project.name,
     stack: ws.stack,
     organization: "organization",
@@ -262,12 +256,9 @@ async function deploy(
   });
   onDeployment(d);
   const engineAddressHolder = { address: "" };
-  if (kind === "preview" && original === "destroy") {
-    return d.run(async () => undefined);
-  }
   return d.run(async (monitor, engine, stop) => {
     engineAddressHolder.address = engine;
-    return runProgram(ws, flags, monitor, engine, kind === "preview", stop);
+    return runProgram(ws, flags, monitor, engine, preview || kind === "preview", stop);
   });
 }
 

@@ -90,7 +90,10 @@ export interface LedgerEntry {
 export type OperationKind = "update" | "preview" | "destroy" | "refresh";
 
 export interface DeploymentOptions {
-  kind: OperationKind;
+  /** `update` runs the program; `destroy` and `refresh` do not. */
+  kind: Exclude<OperationKind, "preview">;
+  /** Plan only: no provider creates, updates or deletes, nothing persisted. */
+  preview?: boolean;
   project: string;
   stack: string;
   organization: string;
@@ -307,7 +310,7 @@ export class Deployment {
     for (const p of o.pending) this.pending.set(`old:${p.resource.urn}`, p);
     this.sem = new Semaphore(Math.max(1, o.parallel));
     this.targeted = targetMatcher(o.targets);
-    this.preview = o.kind === "preview";
+    this.preview = o.preview === true;
   }
 
   /** Whether the deployment stopped taking new steps (a step failed, or a cancel). */
