@@ -114,10 +114,6 @@ export interface FleetConfig {
    * @default "listed"
    */
   placementOrder: PlacementOrder;
-  /** A worker's candidates in the order they are tried (`placementOrder` applied). */
-  orderCandidates: (
-    candidates: readonly Placement[] | undefined,
-  ) => readonly Placement[] | undefined;
   /** The project directory, where relative paths and the local cloud's files are resolved. */
   projectDir: string;
 }
@@ -125,6 +121,33 @@ export interface FleetConfig {
 /** How placement candidates are ordered. */
 export type PlacementOrder = "listed" | "cheapest";
 const PLACEMENT_ORDERS: readonly PlacementOrder[] = ["listed", "cheapest"];
+
+/**
+ * A worker's placement candidates in the order they are tried: as written (`listed`), or
+ * (`cheapest`) by hourly price, each candidate priced at the region and size it would really
+ * get (the cloud's defaults and abstract sizes resolved), unknown prices last, ties as written.
+ */
+export function orderPlacements(
+  order: PlacementOrder,
+  candidates: readonly Placement[] | undefined,
+  sources: {
+    defaultsOf?: (cloud: CloudName) => CloudDefaults | undefined;
+    prices?: () => PriceBook;
+  } = {},
+): readonly Placement[] | undefined {
+  if (!candidates || order === "listed") return candidates;
+  const defaultsOf = sources.defaultsOf ?? ((c: CloudName) => loadCloudDefaults(c));
+  const prices = (sources.prices ?? loadPriceBook)();
+  return orderByPrice(candidates, (c) => {
+    const d = defaultsOf(c.cloud);
+    if (!d) return undefined;
+    return priceOf(prices, {
+      cloud: c.cloud,
+      region: c.region ?? d.region,
+      size: resolveSize(c.size ?? d.size, d),
+    });
+  });
+}
 
 /** What `parseFleetConfig` needs besides the config values. */
 export interface ParseOptions {
@@ -393,22 +416,12 @@ export function parseFleetConfig(
       );
     return defaultsByCloud.get(c);
   };
-  // `cheapest`: each candidate priced at the region and size it would really get.
   let book: PriceBook | undefined;
-  const orderCandidates = (candidates: readonly Placement[] | undefined) => {
-    if (!candidates || placementOrder === "listed") return candidates;
-    book ??= attempt(() => (options.loadPrices ?? loadPriceBook)(), {} as PriceBook);
-    const prices = book;
-    return orderByPrice(candidates, (c) => {
-      const d = defaultsOf(c.cloud);
-      if (!d) return undefined;
-      return priceOf(prices, {
-        cloud: c.cloud,
-        region: c.region ?? d.region,
-        size: resolveSize(c.size ?? d.size, d),
-      });
+  const orderCandidates = (candidates: readonly Placement[] | undefined) =>
+    orderPlacements(placementOrder, candidates, {
+      defaultsOf,
+      prices: () => (book ??= attempt(() => (options.loadPrices ?? loadPriceBook)(), {})),
     });
-  };
   const workers: WorkerSpec[] = [];
   const localRefused = new Set<string>();
   const refuseOnLocal = (key: string, value: unknown, what: string) => {
@@ -537,7 +550,6 @@ export function parseFleetConfig(
     extras,
     placements,
     placementOrder,
-    orderCandidates,
     projectDir: path.resolve(options.projectDir ?? process.cwd()),
   };
 }

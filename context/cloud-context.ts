@@ -15,6 +15,7 @@ import { checkCredentials } from "../config/credentials";
 import { FleetConfigError } from "../config/errors";
 import { expiredWorkers, isExpired, parseTtl, stampExpiry } from "../config/expiry";
 import { candidatesOf, describePlacement } from "../config/placements";
+import { orderPlacements } from "../config/fleet-config";
 import {
   type FleetConfig,
   type WorkerEntry,
@@ -378,7 +379,7 @@ export class CloudContext {
     for (const m of applied)
       if (m.kind === "create")
         for (const e of m.entries)
-          plan.add(e, current.orderCandidates(candidatesOf(e, current.placements)));
+          plan.add(e, orderPlacements(current.placementOrder, candidatesOf(e, current.placements)));
     entries = this.pinPlaced(before, entries, cloud, applied, plan);
 
     // A `ttl` written into stack config by hand gets its expiresAt at this update.

@@ -200,6 +200,9 @@ const FORMS: [key: string, written: unknown, how: string][] = [
   ["tags", { team: "batch" }, "a YAML mapping"],
   ["tags", '{"team":"batch"}', "a JSON mapping set as a string"],
   ["localCommand", "sleep 1000", "a shell command"],
+  ["placements", [{ cloud: "aws", region: "us-east-1", size: "t3.micro" }], "a YAML list"],
+  ["placements", '[{"cloud":"aws","region":"us-east-1"}]', "a JSON list set as a string"],
+  ["placementOrder", "cheapest", "a string"],
 ];
 
 describe("Pulumi.yaml against the CLI's checks of declared keys (pkg/workspace/config.go)", () => {

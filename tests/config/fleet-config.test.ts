@@ -67,6 +67,7 @@ describe("config/fleet-config", () => {
         "userDataFile",
         "tags",
         "placements",
+        "placementOrder",
       ]);
       expect(knownStackKeys()).to.include.members([...BASE_STACK_KEYS, "imageOwner"]);
       expect(new Set(knownStackKeys()).size).to.equal(knownStackKeys().length);
@@ -166,6 +167,7 @@ describe("config/fleet-config", () => {
         tags: { "fleet:project": "fleet", "fleet:stack": "prod" },
         extras: {},
         placements: [],
+        placementOrder: "listed",
         projectDir: process.cwd(),
       });
     });

@@ -1,6 +1,6 @@
 /** Placement candidates: validation of `fleet:placements`, and which candidates a worker has. */
 import { expect } from "chai";
-import { type WorkerOverrides, parseFleetConfig } from "../../config/fleet-config";
+import { type WorkerOverrides, orderPlacements, parseFleetConfig } from "../../config/fleet-config";
 import { candidatesOf, describePlacement, parsePlacements } from "../../config/placements";
 
 const KEY = "fleet:placements";
@@ -221,20 +221,16 @@ describe("fleet:placementOrder", () => {
     const c = parseWith({});
     expect(c.placementOrder).to.equal("listed");
     expect(c.workers[0].cloud).to.equal("hetzner");
-    expect(c.orderCandidates(c.placements)?.map((p) => p.cloud)).to.deep.equal([
-      "hetzner",
-      "aws",
-      "digitalocean",
-    ]);
+    expect(
+      orderPlacements(c.placementOrder, c.placements, { prices: () => book })?.map((p) => p.cloud),
+    ).to.deep.equal(["hetzner", "aws", "digitalocean"]);
   });
 
   it("cheapest tries the cheapest priced candidate first and unknown prices last", () => {
     const c = parseWith({ "fleet:placementOrder": "cheapest" });
-    expect(c.orderCandidates(c.placements)?.map((p) => p.cloud)).to.deep.equal([
-      "digitalocean",
-      "aws",
-      "hetzner",
-    ]);
+    expect(
+      orderPlacements(c.placementOrder, c.placements, { prices: () => book })?.map((p) => p.cloud),
+    ).to.deep.equal(["digitalocean", "aws", "hetzner"]);
     // A new worker sits on its first candidate: the cheapest.
     expect([c.workers[0].cloud, c.workers[0].region, c.workers[0].size]).to.deep.equal([
       "digitalocean",
