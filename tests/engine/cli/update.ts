@@ -11,7 +11,6 @@
  */
 import { spawn } from "node:child_process";
 import * as os from "node:os";
-import * as path from "node:path";
 import type { Command } from "commander";
 import { Deployment, type DeploymentResult, type OperationKind } from "../engine/deployment";
 import { COLORS, EventSink } from "../engine/events";
@@ -358,5 +357,3 @@ async function runProgram(
   // `main.go`: exit code 32 means the program already reported a user-actionable error.
   return code === 32 ? "" : `Program exited with non-zero exit code: ${code}`;
 }
-
-export const _internal = { path };

@@ -32,6 +32,7 @@ import {
   UNKNOWN,
   call,
   containsSecret,
+  empty as emptyRpc,
   engproto,
   engrpc,
   fromStruct,
@@ -138,13 +139,9 @@ export function makeUrn(
   type: string,
   name: string,
 ): string {
-  let qualified = type;
-  if (parentUrn) {
-    const parentType = urnQualifiedType(parentUrn);
-    if (!parentType.endsWith(STACK_TYPE) || parentType.includes("$")) {
-      if (parentType !== STACK_TYPE) qualified = `${parentType}$${type}`;
-    }
-  }
+  // The root stack's children carry their own type only; below a component, the chain.
+  const parentType = parentUrn ? urnQualifiedType(parentUrn) : "";
+  const qualified = parentType && parentType !== STACK_TYPE ? `${parentType}$${type}` : type;
   return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
 }
 
@@ -496,9 +493,7 @@ export class Deployment {
   private async defaultProvider(
     pkg: string,
     version: string,
-    parentless: boolean,
   ): Promise<{ ref: string; impl: ResourceProvider }> {
-    void parentless;
     const name = version ? `default_${version.replace(/[.-]/g, "_")}` : "default";
     const urn = makeUrn(this.o.stack, this.o.project, "", `pulumi:providers:${pkg}`, name);
     let started = this.providerStarts.get(urn);
@@ -616,7 +611,7 @@ export class Deployment {
           this.record({ ...r, outputs }, undefined);
           if (r.type === STACK_TYPE) this.stackOutputs = outputs;
         }
-        return (await import("./rpc")).empty();
+        return emptyRpc();
       }),
       invoke: wrap((req) => this.invoke(req)),
       readResource: wrap(async (req) => {
@@ -624,13 +619,10 @@ export class Deployment {
           `the pulumi double does not implement ReadResource (${call<string>(req, "getType")})`,
         );
       }),
-      supportsFeatureAliasSpecs: wrap(async () => {
-        throw new Error("unsupported");
-      }),
       registerStackTransform: wrap(async () => {
         throw new Error("the pulumi double does not implement stack transforms");
       }),
-      signalAndWaitForShutdown: wrap(async () => (await import("./rpc")).empty()),
+      signalAndWaitForShutdown: wrap(async () => emptyRpc()),
     };
   }
 
@@ -640,7 +632,7 @@ export class Deployment {
     const providerRef = call<string>(req, "getProvider");
     const provider = providerRef
       ? await this.providerForRef(providerRef, tok)
-      : (await this.defaultProvider(packageOf(tok), call<string>(req, "getVersion"), true)).impl;
+      : (await this.defaultProvider(packageOf(tok), call<string>(req, "getVersion"))).impl;
     // ResourceMonitor.Invoke answers a ResourceInvokeResponse (proto/pulumi/resource.proto), not
     // the provider protocol's InvokeResponse: grpc refuses to serialize any other message.
     const res = newMessage(resproto, "ResourceInvokeResponse");
@@ -725,7 +717,6 @@ export class Deployment {
       : await this.defaultProvider(
           type === "pulumi-nodejs:dynamic:Resource" ? DYNAMIC_PACKAGE : packageOf(type),
           version,
-          true,
         );
     base.provider = provider.ref;
     if (this.stopped) return NEVER;
@@ -1184,20 +1175,19 @@ export class Deployment {
     string,
     (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void
   > {
-    const empty = () => newMessage(resproto, "SupportsFeatureRequest") && emptyMessage();
     return {
       log: (c, cb) => {
         const sev = call<number>(c.request, "getSeverity");
         const severity = (["debug", "info", "warning", "error"] as const)[sev] ?? "info";
         const message = call<string>(c.request, "getMessage");
         const urn = call<string>(c.request, "getUrn");
-        if (severity === "debug") return cb(null, empty());
+        if (severity === "debug") return cb(null, emptyRpc());
         this.o.events.diagnostic(severity, message, urn || undefined);
         if (severity === "error") {
           this.failed = true;
           this.errors.push(message);
         }
-        cb(null, empty());
+        cb(null, emptyRpc());
       },
       getRootResource: (_c, cb) => {
         const res = newMessage(engproto, "GetRootResourceResponse");
@@ -1314,12 +1304,6 @@ export class Deployment {
       stackOutputs,
     };
   }
-}
-
-function emptyMessage(): unknown {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { empty } = require("./rpc") as typeof import("./rpc");
-  return empty();
 }
 
 /** Keeps secretness the program asked for on properties a provider's check returned. */

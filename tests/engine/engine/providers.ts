@@ -8,7 +8,6 @@
  * installed here are simulated (`../providers/simulated.ts`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import * as path from "node:path";
 import type { JsonObject } from "../cloud";
 import type { SimulatedProvider } from "../providers/simulated";
 import {
@@ -362,4 +361,3 @@ export function packageOf(token: string): string {
 }
 
 export const DYNAMIC_PACKAGE = "pulumi-nodejs";
-export const PROVIDER_DIR = path.dirname(__filename);
