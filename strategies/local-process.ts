@@ -20,6 +20,23 @@ export const DEFAULT_GRACE_MS = 5000;
 /** How long `startWorker` watches a new process for an immediate failure. */
 export const DEFAULT_STARTUP_CHECK_MS = 250;
 
+/**
+ * The startup check of the local cloud's provider: `FLEET_LOCAL_STARTUP_CHECK_MS` (a whole
+ * number of milliseconds, 0 to 600000) from the environment the engine gives its plugins, else
+ * `DEFAULT_STARTUP_CHECK_MS`. A longer check catches workers that die later in their start-up;
+ * tests use it to make a create last long enough to interrupt.
+ */
+export function startupCheckFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.FLEET_LOCAL_STARTUP_CHECK_MS;
+  if (raw === undefined || raw === "") return DEFAULT_STARTUP_CHECK_MS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 600_000)
+    throw new Error(
+      `FLEET_LOCAL_STARTUP_CHECK_MS: invalid value: got ${JSON.stringify(raw)}; a whole number of milliseconds from 0 to 600000`,
+    );
+  return n;
+}
+
 /** How long `stopWorker` waits for the process to disappear after SIGKILL. */
 const KILL_WAIT_MS = 2000;
 
@@ -165,7 +182,7 @@ function tail(file: string, bytes = 600): string {
  */
 export async function startWorker(options: StartOptions): Promise<StartedWorker> {
   const { workerName, command, builtinScript, stateDir } = options;
-  const startupCheckMs = options.startupCheckMs ?? DEFAULT_STARTUP_CHECK_MS;
+  const startupCheckMs = options.startupCheckMs ?? startupCheckFromEnv(process.env);
   const builtin = command === "";
   if (builtin && !fs.existsSync(builtinScript)) {
     throw new Error(

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CLI, fleetProject } from "../harness/project";
+import { CLI, type EngineKind, fleetProject } from "../harness/project";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const EC2 = "aws:ec2/instance:Instance";
@@ -27,9 +27,17 @@ const CREDENTIALS: NodeJS.ProcessEnv = {
   AWS_REGION: "us-east-1",
 };
 
-/** Runs the real `fleet` command against a fresh project on the `pulumi` double. */
-function fleetRunner(config: Record<string, string> = { "fleet:cloud": "digitalocean" }) {
-  const p = fleetProject({ config, env: CREDENTIALS });
+/**
+ * Runs the real `fleet` command against a fresh project: on the `pulumi` double for the
+ * simulated clouds (they become provider plugins under Pulumi's engine next), on Pulumi's own
+ * engine for the local cloud.
+ */
+function fleetRunner(
+  config: Record<string, string> = { "fleet:cloud": "digitalocean" },
+  engine: EngineKind = "double",
+  env: NodeJS.ProcessEnv = {},
+) {
+  const p = fleetProject({ config, env: { ...CREDENTIALS, ...env }, engine });
   const run = (args: string[], env: NodeJS.ProcessEnv = {}): Run => {
     const r = p.fleetWith(env, ...args);
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,70 +1,93 @@
 /**
- * Defect 4 (issue 11): Ctrl-C. A terminal's Ctrl-C sends SIGINT to the whole foreground process
- * group, fleet and its `pulumi` child alike; the engine cancels on its first SIGINT and
- * terminates on its second (pkg/backend/cancellation_scope.go). These tests run the built
- * `fleet` with a fake `pulumi` first on PATH (tests/cli/fake-pulumi/pulumi) that records the
- * signals it receives, and emulate the terminal by signalling fleet's process group.
+ * Ctrl-C on Pulumi's own engine. A terminal's Ctrl-C sends SIGINT to the whole foreground
+ * process group, fleet and its `pulumi` child alike; the engine cancels gracefully on its first
+ * SIGINT (steps in flight finish, nothing new starts) and terminates at once on its second
+ * (pkg/backend/cancellation_scope.go). These tests run the built `fleet` in a process group of
+ * its own, as a shell runs a foreground job, with the engine built by `npm run engine` first on
+ * PATH and the local cloud. `FLEET_LOCAL_STARTUP_CHECK_MS` makes each worker's create last
+ * 8 s (strategies/local-process.ts), and the signal is sent once the provider has started the
+ * worker (its log file exists): the timing is certain, not lucky.
  */
 import { expect } from "chai";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { alive, CLI, eventually, fleetProject, type FleetProject } from "../harness/project";
 
-const ROOT = path.join(__dirname, "..", "..", "..");
-const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
-const FAKE = path.join(ROOT, "tests", "cli", "fake-pulumi");
+const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
+const CREATE_MS = 8_000;
 
 interface Interrupted {
   code: number | null;
   stderr: string;
-  /** Lines the fake `pulumi` logged: `run …`, `up started <pid>`, `SIGINT <time>`. */
-  log: string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+interface Pending {
+  type: string;
+  resource: { urn: string };
+}
 
-/** Starts `fleet create a` in its own process group; resolves once the fake's `up` runs. */
-async function fleetInUp(): Promise<{
+/** Starts `fleet create a` in a process group of its own; resolves once a's create is in flight. */
+async function fleetCreating(p: FleetProject): Promise<{
   child: ChildProcess;
-  enginePid: number;
-  log: () => string[];
   done: Promise<Interrupted>;
 }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-sigint-"));
-  const logFile = path.join(dir, "pulumi.log");
-  fs.writeFileSync(logFile, "");
-  const child = spawn(process.execPath, [CLI, "-C", dir, "create", "a"], {
+  const child = spawn(process.execPath, [CLI, "-C", p.dir, "--stack", p.stack, "create", "a"], {
     detached: true, // its own process group, as a shell gives a foreground job
-    env: {
-      PATH: `${FAKE}${path.delimiter}${process.env.PATH}`,
-      HOME: dir,
-      FAKE_PULUMI_LOG: logFile,
-      FAKE_PULUMI_GRACE_MS: "300",
-    },
+    env: { ...p.env, FLEET_LOCAL_STARTUP_CHECK_MS: String(CREATE_MS) },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const log = () => fs.readFileSync(logFile, "utf8").split("\n").filter(Boolean);
   const done = new Promise<Interrupted>((resolve) =>
-    child.on("exit", (code) => resolve({ code, stderr, log: log() })),
+    child.on("exit", (code) => resolve({ code, stderr })),
   );
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const started = log().find((l) => l.startsWith("up started "));
-    if (started) return { child, enginePid: Number(started.split(" ")[2]), log, done };
-    if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`the fake pulumi never ran up:\n${stderr}\n${log().join("\n")}`);
-    await sleep(50);
-  }
+  const log = path.join(p.dir, ".fleet", "local", p.stack, "a.log");
+  if (!(await eventually(() => fs.existsSync(log) || child.exitCode !== null, 60_000)))
+    throw new Error(`worker a's create never started:\n${stderr}`);
+  if (child.exitCode !== null) throw new Error(`fleet ended before a's create:\n${stderr}`);
+  return { child, done };
 }
 
-const sigints = (r: Interrupted) => r.log.filter((l) => l.startsWith("SIGINT")).length;
+/** The `pulumi` processes whose parent is `pid`. */
+function engineChildren(pid: number): number[] {
+  const ps = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(pid)], { encoding: "utf8" });
+  return ps.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, comm]) => comm === "pulumi")
+    .map(([p]) => Number(p));
+}
 
-describe("fleet and Ctrl-C (a fake pulumi records the signals it gets)", function () {
-  this.timeout(60_000);
+/** Processes whose environment names `logFile` as their worker log (strategies/local-process.ts). */
+function workersLoggingTo(logFile: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (env.includes(`FLEET_WORKER_LOG=${logFile}`)) found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+function checkpoint(p: FleetProject): {
+  resources?: { urn: string; type: string; id?: string; outputs?: { pid?: number } }[];
+  pending_operations?: Pending[];
+} {
+  const state = String(p.env.PULUMI_BACKEND_URL).replace(/^file:\/\//, "");
+  const file = path.join(state, ".pulumi", "stacks", "fleet", `${p.stack}.json`);
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { checkpoint: { latest: object } })
+    .checkpoint.latest;
+}
+
+describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", function () {
+  this.timeout(180_000);
   const running: ChildProcess[] = [];
+  const workers: number[] = [];
   afterEach(() => {
     for (const c of running.splice(0))
       if (c.exitCode === null && c.pid) {
@@ -74,61 +97,81 @@ describe("fleet and Ctrl-C (a fake pulumi records the signals it gets)", functio
           // already gone
         }
       }
+    for (const pid of workers.splice(0)) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   });
 
-  it("the fake answers what the Automation API runs before up", async () => {
-    const { child, done } = await fleetInUp();
+  it("one Ctrl-C is the engine's graceful cancel: the create in flight finishes, nothing is pending, exit 130", async () => {
+    const p = fleetProject();
+    const { child, done } = await fleetCreating(p);
     running.push(child);
+    const sent = Date.now();
     process.kill(-(child.pid as number), "SIGINT");
     const r = await done;
-    expect(
-      r.log.filter((l) => l.startsWith("run ")).map((l) => l.split(" ")[1]),
-    ).to.include.members(["version", "stack", "config", "up"]);
-  });
-
-  it("one Ctrl-C is one graceful cancel: the engine gets exactly one SIGINT; fleet says so and exits 130", async () => {
-    const { child, done } = await fleetInUp();
-    running.push(child);
-    process.kill(-(child.pid as number), "SIGINT");
-    const r = await done;
-    expect(sigints(r)).to.equal(1, r.log.join("\n"));
-    expect(r.code).to.equal(130);
+    expect(r.code, r.stderr).to.equal(130);
+    // Graceful: the engine waited for the create it had started (it lasts CREATE_MS).
+    expect(Date.now() - sent).to.be.greaterThan(1_000);
     expect(r.stderr).to.contain("fleet: Ctrl-C: the engine is cancelling the update gracefully");
     expect(r.stderr).to.contain(
       "fleet: the update was cancelled gracefully: nothing is left pending",
     );
-    expect(r.stderr).to.contain("`fleet sync`");
     expect(r.stderr).not.to.contain("terminated");
+    const cp = checkpoint(p);
+    expect(cp.pending_operations ?? [], "the engine left nothing pending").to.deep.equal([]);
+    const made = (cp.resources ?? []).filter((x) => x.type === DYNAMIC);
+    expect(made.map((x) => x.urn.split("::").pop())).to.deep.equal(["local-a"]);
+    const pid = Number(made[0].id?.split(":")[0]);
+    workers.push(pid);
+    expect(alive(pid), "the worker whose create finished runs").to.equal(true);
   });
 
-  it("a second Ctrl-C terminates: the engine gets its second SIGINT; fleet says what to run next", async () => {
-    const { child, done } = await fleetInUp();
+  it("a second Ctrl-C terminates the engine at once: the create is left pending and fleet says what to run", async () => {
+    const p = fleetProject();
+    const { child, done } = await fleetCreating(p);
     running.push(child);
     process.kill(-(child.pid as number), "SIGINT");
-    await sleep(100);
+    await new Promise((r) => setTimeout(r, 500));
     process.kill(-(child.pid as number), "SIGINT");
     const r = await done;
-    expect(sigints(r)).to.equal(2, r.log.join("\n"));
-    expect(r.code).to.equal(130);
+    expect(r.code, r.stderr).to.equal(130);
     expect(r.stderr).to.contain("fleet: Ctrl-C again: the engine terminates at once");
     expect(r.stderr).to.contain(
       "the update was terminated: operations that were running may be left pending",
     );
     expect(r.stderr).to.contain("pulumi refresh --clear-pending-creates --stack dev");
-    expect(r.stderr).to.contain("then `fleet sync`");
+    // The engine wrote the create as pending before calling the provider and never finished it
+    // (pkg/backend/snapshot.go: pending operations are written before the step runs).
+    const pending = checkpoint(p).pending_operations ?? [];
+    expect(pending.map((o) => [o.type, o.resource.urn.split("::").pop()])).to.deep.equal([
+      ["creating", "local-a"],
+    ]);
+    // The worker process the provider had started outlives the terminated engine: an orphan,
+    // which this test stops (what fleet advises about it is the next issue's).
+    workers.push(...workersLoggingTo(path.join(p.dir, ".fleet", "local", p.stack, "a.log")));
   });
 
-  it("fleet never signals the engine itself: a SIGINT to fleet alone reaches no pulumi process", async () => {
-    const { child, enginePid, log, done } = await fleetInUp();
+  it("fleet never signals the engine itself: a SIGINT to fleet alone reaches no engine; the engine's own ends it", async () => {
+    const p = fleetProject();
+    const { child, done } = await fleetCreating(p);
     running.push(child);
+    const engines = engineChildren(child.pid as number);
+    expect(engines, "fleet runs the engine as its child").to.have.length(1);
     process.kill(child.pid as number, "SIGINT");
-    await sleep(1_000);
+    await new Promise((r) => setTimeout(r, 1_000));
     expect(child.exitCode).to.equal(null, "fleet waits for the engine to stop");
-    expect(log().filter((l) => l.startsWith("SIGINT"))).to.deep.equal([]);
-    // The engine's own Ctrl-C (the terminal's) ends it; then fleet reports the cancel.
-    process.kill(enginePid, "SIGINT");
+    expect(alive(engines[0]), "the engine got no signal from fleet and runs on").to.equal(true);
+    // The terminal's Ctrl-C reaching the engine (its first SIGINT) ends the update gracefully.
+    process.kill(engines[0], "SIGINT");
     const r = await done;
-    expect(sigints(r)).to.equal(1, r.log.join("\n"));
-    expect(r.code).to.equal(130);
+    expect(r.code, r.stderr).to.equal(130);
+    expect(checkpoint(p).pending_operations ?? []).to.deep.equal([]);
+    const made = (checkpoint(p).resources ?? []).filter((x) => x.type === DYNAMIC);
+    workers.push(...made.map((x) => Number(x.id?.split(":")[0])));
+    expect(await eventually(() => child.exitCode !== null)).to.equal(true);
   });
 });

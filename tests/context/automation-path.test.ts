@@ -9,8 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { openStack } from "../../context/automation";
 
-const ROOT = path.join(__dirname, "..", "..", "..");
-const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
+import { ENGINE_BIN, ROOT } from "../harness/project";
 
 describe("openStack: the CLI on the given environment's PATH", function () {
   this.timeout(120_000);
@@ -35,11 +34,12 @@ describe("openStack: the CLI on the given environment's PATH", function () {
       workDir: dir,
       stackName: "dev",
       env: {
-        PATH: `${DOUBLE_BIN}${path.delimiter}${process.env.PATH ?? ""}`,
+        PATH: `${ENGINE_BIN}${path.delimiter}${process.env.PATH ?? ""}`,
         PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
         PULUMI_CONFIG_PASSPHRASE: "envpath",
         PULUMI_HOME: path.join(dir, "home"),
-        PULUMI_DOUBLE_DIR: path.join(dir, "double"),
+        // fleet's own install root is under HOME: this test must find the CLI on env.PATH.
+        HOME: dir,
       },
     });
     expect(stack.name).to.equal("dev");

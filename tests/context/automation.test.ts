@@ -48,7 +48,9 @@ describe("Automation API adapter", () => {
       PULUMI_BACKEND_URL: "s3://bucket",
       PULUMI_CONFIG_PASSPHRASE: "x",
     });
-    expect(env).to.deep.equal({ PULUMI_SKIP_UPDATE_CHECK: "true" });
+    expect(Object.keys(env).sort()).to.deep.equal(["PATH", "PULUMI_SKIP_UPDATE_CHECK"]);
+    // The engine's plugins run on the Node running fleet (Node 24 under npm run).
+    expect(env.PATH.split(path.delimiter)[0]).to.equal(path.dirname(process.execPath));
     expect(fs.existsSync(path.join(dir, ".fleet", "passphrase"))).to.equal(false);
   });
 
@@ -60,7 +62,11 @@ describe("Automation API adapter", () => {
       path.join(dir, "Pulumi.yaml"),
     );
     const savedPath = process.env.PATH;
+    const savedHome = process.env.HOME;
     process.env.PATH = path.dirname(process.execPath);
+    // No CLI in fleet's install root either (~/.fleet/pulumi/<version>, where npm run engine
+    // builds one on this machine).
+    process.env.HOME = dir;
     try {
       const e = await openStack({
         workDir: dir,
@@ -73,13 +79,14 @@ describe("Automation API adapter", () => {
       );
       expect(e).to.be.instanceOf(PulumiCliMissingError);
       expect((e as Error).message).to.match(
-        /^fleet needs the Pulumi CLI \(v\d+\.\d+\.\d+ or newer\) and found none on PATH/,
+        /^fleet needs the Pulumi CLI \(v\d+\.\d+\.\d+ or newer\) and found none on PATH or in \S+\/\.fleet\/pulumi\/\d+\.\d+\.\d+;/,
       );
       expect((e as Error).message)
         .to.contain("FLEET_INSTALL_PULUMI=1")
         .and.not.contain("ENOENT");
     } finally {
       process.env.PATH = savedPath;
+      process.env.HOME = savedHome;
     }
   });
 });

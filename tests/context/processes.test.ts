@@ -27,13 +27,14 @@ async function withEnv<T>(env: NodeJS.ProcessEnv, fn: () => Promise<T>): Promise
   }
 }
 
-describe("CloudContext through the pulumi double", function () {
+describe("CloudContext as OS processes (the local cloud on Pulumi's engine; simulated DigitalOcean on the double)", function () {
   this.timeout(600_000);
 
   it("several OS processes on one stack lose nothing: config, state, cloud and list agree", async () => {
     const p = fleetProject({
       config: { "fleet:cloud": "digitalocean" },
       env: { DIGITALOCEAN_TOKEN: "dop_v1_test" },
+      engine: "double", // simulated DigitalOcean: a provider plugin under the real engine next
     });
     const script = path.join(__dirname, "..", "harness", "context-process.js");
     const procs = 3;
@@ -81,6 +82,7 @@ describe("CloudContext through the pulumi double", function () {
   it("a cancel while a worker is being created: the create in flight finishes, nothing new starts, config = state = cloud", async () => {
     const p = fleetProject({
       config: { "fleet:cloud": "digitalocean" },
+      engine: "double", // simulated DigitalOcean: a provider plugin under the real engine next
       // a's create takes 4 s in the simulated cloud: long enough to cancel while it runs.
       env: {
         DIGITALOCEAN_TOKEN: "dop_v1_test",
@@ -153,8 +155,10 @@ describe("CloudContext through the pulumi double", function () {
       const [pid1, pid2] = made.map((w) => Number(w.id.split(":")[0]));
       expect(alive(pid1), "l1 is a running process").to.equal(true);
       expect(alive(pid2), "l2 is a running process").to.equal(true);
+      // The engine records resources in the checkpoint as their steps complete (in parallel),
+      // not in program order (pkg/backend/snapshot.go, SnapshotManager), so compare sorted.
       const dynamic = (p.checkpoint()?.resources ?? []).filter((r) => r.type === DYNAMIC);
-      expect(dynamic.map((r) => [r.urn.split("::").pop(), r.id])).to.deep.equal([
+      expect(dynamic.map((r) => [r.urn.split("::").pop(), r.id]).sort()).to.deep.equal([
         ["local-l1", made[0].id],
         ["local-l2", made[1].id],
       ]);

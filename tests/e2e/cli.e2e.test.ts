@@ -13,20 +13,31 @@ import { openCloud } from "../engine/cloud";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { alive, CLI, eventually, fleetProject, type FleetProject } from "../harness/project";
+import {
+  alive,
+  CLI,
+  type EngineKind,
+  eventually,
+  fleetProject,
+  type FleetProject,
+} from "../harness/project";
 
 const REAL = process.env.FLEET_E2E_REAL === "1";
 const realProbe = REAL ? spawnSync("pulumi", ["version"], { encoding: "utf8" }) : undefined;
 const REAL_MISSING = REAL && realProbe?.status !== 0;
-const ENGINE = REAL ? "the real Pulumi CLI" : "the pulumi double";
+const ENGINE = REAL ? "the Pulumi CLI on PATH" : "Pulumi's engine (npm run engine)";
 const DROPLET = "digitalocean:index/droplet:Droplet";
 
 /** A fleet project in a temporary directory (tests/harness/project.ts), on the double unless FLEET_E2E_REAL=1. */
-function project(stack: string, config: Record<string, string>): FleetProject {
+function project(
+  stack: string,
+  config: Record<string, string>,
+  engine: EngineKind = REAL ? "path" : "engine",
+): FleetProject {
   return fleetProject({
     stack,
     config,
-    real: REAL,
+    engine,
     inheritEnv: true,
     env: { DIGITALOCEAN_TOKEN: "dop_v1_e2e" },
   });
@@ -127,9 +138,12 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       if (m) vars[m[1]] = JSON.parse(m[2]) as string;
     }
     expect(Object.keys(vars).sort()).to.deep.equal([
+      "PATH",
       "PULUMI_BACKEND_URL",
       "PULUMI_CONFIG_PASSPHRASE_FILE",
     ]);
+    // The engine's plugins (language host, dynamic providers) run on fleet's own Node.
+    expect(vars.PATH?.split(path.delimiter)[0]).to.equal(path.dirname(process.execPath));
     const plainEnv = { ...vars, PULUMI_CONFIG_PASSPHRASE: undefined };
     expect(vars.PULUMI_BACKEND_URL).to.equal(`file://${path.join(p.dir, ".fleet", "state")}`);
     const init = p.pulumi(["stack", "init"], plainEnv);
@@ -173,7 +187,7 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     });
 
     it("creates droplets in the simulated cloud; a failed create names the worker and the provider's message, and nothing is lost", async () => {
-      const p = project("sim", { "fleet:cloud": "digitalocean" });
+      const p = project("sim", { "fleet:cloud": "digitalocean" }, "double");
       const ok = p.fleet("create", "do-a", "do-b", "--json");
       expect(ok.status, ok.stderr).to.equal(0);
       /** Each droplet in the simulated cloud as fleet should list it. */

@@ -1,8 +1,10 @@
 /**
- * A fleet project in a temporary directory, driven through a `pulumi` on PATH: by default the
- * double (`tests/engine/bin/pulumi`, first on PATH), with its own file backend, passphrase,
- * PULUMI_HOME and simulated cloud. Shared by the CLI tests, the end-to-end scenarios and the
- * multi-process CloudContext test, so every one of them runs fleet exactly as a person would.
+ * A fleet project in a temporary directory, driven through a `pulumi` on PATH: by default
+ * Pulumi's own engine, built from its Go module by `npm run engine` (`ENGINE_BIN`, first on
+ * PATH); for the simulated clouds, until they become provider plugins, the double
+ * (`tests/engine/bin/pulumi`). Each project has its own file backend, passphrase, PULUMI_HOME
+ * and simulated cloud. Shared by the CLI tests, the end-to-end scenarios and the multi-process
+ * CloudContext test, so every one of them runs fleet exactly as a person would.
  */
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -11,6 +13,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { type CloudObject, openCloud } from "../engine/cloud";
 import { type LedgerLine, readLedger } from "../engine/faults";
+import { engineInstallRoot } from "../../engine/build";
 
 /** The repository root (this file runs from `dist/tests/harness/`). */
 export const ROOT = path.join(__dirname, "..", "..", "..");
@@ -18,14 +21,34 @@ export const ROOT = path.join(__dirname, "..", "..", "..");
 export const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
 /** The folder holding the `pulumi` double. */
 export const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
+/**
+ * The folder holding Pulumi's engine and its bundled plugins, as `npm run engine` builds them
+ * (`npm test` runs it first). Read from this process's HOME before any test changes it.
+ */
+export const ENGINE_BIN = path.join(engineInstallRoot(), "bin");
+
+/**
+ * Which `pulumi` a project runs: `engine`, Pulumi's own (`ENGINE_BIN`); `double`, the double
+ * (only the simulated clouds still need it: they become provider plugins under the real
+ * engine next); `path`, whatever `pulumi` is already on PATH (FLEET_E2E_REAL=1).
+ */
+export type EngineKind = "engine" | "double" | "path";
+
+/** The PATH that puts `kind`'s `pulumi` first, and this process's Node (24) before any other. */
+export function pathFor(kind: EngineKind, PATH = process.env.PATH ?? ""): string {
+  const first = [path.dirname(process.execPath)];
+  if (kind === "engine") first.unshift(ENGINE_BIN);
+  if (kind === "double") first.unshift(DOUBLE_BIN);
+  return [...first, PATH].join(path.delimiter);
+}
 
 export interface FleetProjectOptions {
   /** Stack name. @default "dev" */
   stack?: string;
   /** Initial stack config, plain values (`fleet:cloud`, `fleet:workers` as a JSON string, …). */
   config?: Record<string, string>;
-  /** Use the `pulumi` already on PATH (a real CLI) instead of putting the double first. */
-  real?: boolean;
+  /** Which `pulumi` runs. @default "engine" (Pulumi's own, built by `npm run engine`) */
+  engine?: EngineKind;
   /** Start from this process's environment (the e2e scenarios do); otherwise only PATH. */
   inheritEnv?: boolean;
   /** Laid over the environment (credentials, for example). */
@@ -69,10 +92,19 @@ export interface FleetProject {
 export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
   const stack = options.stack ?? "dev";
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-project-"));
-  const projectYaml = fs
-    .readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")
-    .replace(/^main: .*$/m, `main: ${path.join(ROOT, "dist", "index.js")}`);
+  // The project's own `main` (dist/index.js, as in the repository) re-exports the built
+  // program, so the program starts inside the project directory, as in a person's clone: the
+  // Node.js language host the Go proxy serves (v3.68, engine/language-nodejs) passes no
+  // --root-directory, and fleet then finds its project from main's directory upwards
+  // (config/paths.ts).
+  const projectYaml = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), projectYaml);
+  const main = /^main: (.*)$/m.exec(projectYaml)?.[1] ?? "index.js";
+  fs.mkdirSync(path.dirname(path.join(dir, main)), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, main),
+    `module.exports = require(${JSON.stringify(path.join(ROOT, "dist", "index.js"))});\n`,
+  );
   // Stack files live where Pulumi.yaml's `stackConfigDir` says (each clone's own, gitignored).
   const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(projectYaml)?.[1] ?? ".");
   const stackFile = path.join(stackDir, `Pulumi.${stack}.yaml`);
@@ -81,6 +113,9 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
     ([k, v]) => `  ${k}: ${JSON.stringify(v)}`,
   );
   fs.writeFileSync(stackFile, lines.length ? `config:\n${lines.join("\n")}\n` : "config: {}\n");
+  // The engine starts plugins in the project directory, and the dynamic-provider shim finds the
+  // SDK from there (engine/build.ts), as in a real project with its own node_modules.
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
   const doubleDir = path.join(dir, "double");
   const state = path.join(dir, "state");
   fs.mkdirSync(state);
@@ -89,7 +124,7 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
     : { PATH: process.env.PATH, HOME: dir };
   const env: NodeJS.ProcessEnv = {
     ...base,
-    PATH: options.real ? base.PATH : `${DOUBLE_BIN}${path.delimiter}${base.PATH}`,
+    PATH: pathFor(options.engine ?? "engine", base.PATH),
     PULUMI_BACKEND_URL: `file://${state}`,
     PULUMI_CONFIG_PASSPHRASE: "fleet-test-passphrase",
     PULUMI_HOME: path.join(dir, "home"),
