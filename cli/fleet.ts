@@ -490,6 +490,13 @@ export function buildProgram(
     .action((o: { update?: boolean; cloud?: string; dir?: string }, cmd: Command) =>
       run(async (opts) => {
         if (o.cloud !== undefined) await validateFirst([], o.cloud);
+        if (o.update && o.cloud !== undefined) {
+          const { UPDATABLE_CLOUDS } = await import("../config/price-update");
+          if (!(UPDATABLE_CLOUDS as string[]).includes(o.cloud))
+            throw new UsageError(
+              `--cloud ${o.cloud} has no price API to update from; one of ${UPDATABLE_CLOUDS.join(", ")}`,
+            );
+        }
         if (o.update) await updateCommand(opts, o.cloud as never, o.dir);
         else process.stdout.write(`${await pricesTable(opts, o.cloud as never, o.dir)}\n`);
       }, cmd),
