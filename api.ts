@@ -22,8 +22,11 @@ export type { Worker } from "./strategies/contract";
 export type { Progress } from "./context/events";
 export {
   type Candidate,
+  type CurrencyTotal,
   type FleetCost,
+  type Price,
   type PriceBook,
+  currencyOf,
   fleetCost,
   loadPriceBook,
   orderByPrice,

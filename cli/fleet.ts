@@ -10,7 +10,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { maskCredentials } from "../config/errors";
 import type { CloudContext } from "../context/cloud-context";
 import type { Progress } from "../context/events";
+import type { FleetCost } from "../config/prices";
 import type { Worker } from "../strategies/contract";
+import type { CloudName } from "../strategies/registry";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
@@ -138,8 +140,10 @@ async function validateFirst(
 
 /** A worker as `fleet list` shows it: the `workers` output plus its price and expiry. */
 export type ListedWorker = Worker & {
-  /** On-demand USD per hour from `config/prices/`; null when unknown (never 0 for unknown). */
+  /** On-demand price per hour from `config/prices/`; null when unknown (never 0 for unknown). */
   pricePerHour: number | null;
+  /** The currency of `pricePerHour` (ISO 4217: USD, EUR); null when the price is unknown. */
+  currency: string | null;
   /** When it expires (ISO-8601 UTC, from its config entry); null when it has no expiry. */
   expiresAt: string | null;
 };
@@ -163,18 +167,19 @@ async function priced(c: CloudContext, workers: readonly Worker[]) {
   const listed: ListedWorker[] = workers.map((w, i) => ({
     ...w,
     pricePerHour: cost.workers[i].pricePerHour,
+    currency: cost.workers[i].currency,
     expiresAt: expiry.get(w.name) ?? null,
   }));
   return { listed, cost };
 }
 
-/** The `fleet list` table: every column of `table` plus the hourly price and the expiry. */
+/** The `fleet list` table: every column of `table` plus the hourly price (with its currency) and the expiry. */
 async function listTable(workers: readonly ListedWorker[]): Promise<string> {
   if (!workers.length) return "no workers";
   const { formatPrice } = await import("../config/prices");
   const Table = loadLazily<typeof import("cli-table3")>("cli-table3");
   const t = new Table({
-    head: ["NAME", "CLOUD", "REGION", "SIZE", "IP", "CREATED", "STATUS", "USD/HOUR", "EXPIRES"],
+    head: ["NAME", "CLOUD", "REGION", "SIZE", "IP", "CREATED", "STATUS", "PER HOUR", "EXPIRES"],
     style: { head: [], border: [] },
     chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
   });
@@ -187,10 +192,135 @@ async function listTable(workers: readonly ListedWorker[]): Promise<string> {
       w.ip || "-",
       w.createdAt || "-",
       w.status,
-      formatPrice(w.pricePerHour),
+      formatPrice(w.pricePerHour, 4, w.currency),
       w.expiresAt ?? "-",
     ]);
   return t.toString();
+}
+
+/** `fleet cost`'s table: one row per worker, columns aligned (cli-table3). */
+export async function costTable(cost: FleetCost): Promise<string> {
+  if (!cost.workers.length) return "no workers";
+  const { formatPrice } = await import("../config/prices");
+  const Table = loadLazily<typeof import("cli-table3")>("cli-table3");
+  const t = new Table({
+    head: ["NAME", "CLOUD", "REGION", "SIZE", "PER HOUR", "PER 30 DAYS", "CURRENCY"],
+    style: { head: [], border: [] },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+    colAligns: ["left", "left", "left", "left", "right", "right", "left"],
+  });
+  for (const w of cost.workers) {
+    const per30 =
+      w.pricePerHour === null
+        ? null
+        : (Math.round(w.pricePerHour * 1e6) * cost.hoursPer30Days) / 1e6;
+    t.push([
+      w.name,
+      w.cloud,
+      w.region ?? "-",
+      w.size ?? "-",
+      formatPrice(w.pricePerHour, 4, w.currency),
+      formatPrice(per30, 2, w.currency),
+      w.currency ?? "-",
+    ]);
+  }
+  return t.toString();
+}
+
+/** `fleet prices`: each cloud's sizes of fleet's, their price in the default region, source and day read. */
+async function pricesTable(opts: GlobalOptions, only?: CloudName, dir?: string): Promise<string> {
+  const { CLOUDS } = await import("../strategies/registry");
+  const { loadCloudDefaults } = await import("../config/defaults");
+  const { loadPriceTable, priceOf, formatPrice } = await import("../config/prices");
+  const { fleetSizes } = await import("../config/price-update");
+  const rows: {
+    cloud: CloudName;
+    size: string;
+    role: string;
+    region: string;
+    pricePerHour: number | null;
+    currency: string | null;
+    source: string | null;
+    read: string | null;
+    why: string | null;
+  }[] = [];
+  for (const cloud of CLOUDS) {
+    if (only && cloud !== only) continue;
+    const d = loadCloudDefaults(cloud);
+    const table = loadPriceTable(cloud, dir);
+    for (const size of fleetSizes(d)) {
+      const role = [
+        ...(d.size === size ? ["default"] : []),
+        ...(["small", "medium", "large"] as const).filter((a) => d.sizes[a] === size),
+      ].join(", ");
+      const p = table ? priceOf({ [cloud]: table }, { cloud, region: d.region, size }) : undefined;
+      const src = table?.sources.find((s) => s.id === table.sizes[size]?.source);
+      rows.push({
+        cloud,
+        size,
+        role,
+        region: d.region,
+        pricePerHour: p ?? null,
+        currency: p === undefined ? null : (table?.currency ?? null),
+        source: src?.url ?? src?.id ?? null,
+        read: src?.read ?? null,
+        why: table?.unknown[size] ?? null,
+      });
+    }
+  }
+  if (opts.json) return JSON.stringify(rows, null, 2);
+  const Table = loadLazily<typeof import("cli-table3")>("cli-table3");
+  const t = new Table({
+    head: ["CLOUD", "SIZE", "USED AS", "REGION", "PER HOUR", "READ", "SOURCE"],
+    style: { head: [], border: [] },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+    colAligns: ["left", "left", "left", "left", "right", "left", "left"],
+  });
+  for (const r of rows)
+    t.push([
+      r.cloud,
+      r.size,
+      r.role,
+      r.region,
+      formatPrice(r.pricePerHour, 4, r.currency),
+      r.read ?? "-",
+      r.source ?? (r.why ? "unknown: see config/prices" : "-"),
+    ]);
+  return t.toString();
+}
+
+/**
+ * `fleet prices --update`: one line per cloud (stdout), one error line per cloud that failed
+ * (stderr); a cloud that fails leaves its file as it was and the others are still updated. Throws
+ * (exit code 1) when any cloud failed.
+ */
+async function updateCommand(opts: GlobalOptions, only?: CloudName, dir?: string): Promise<void> {
+  const { UPDATABLE_CLOUDS, updatePrices } = await import("../config/price-update");
+  const clouds = only ? [only] : UPDATABLE_CLOUDS;
+  const updated: unknown[] = [];
+  const failed: { cloud: CloudName; error: string }[] = [];
+  for (const cloud of clouds) {
+    try {
+      const u = await updatePrices(cloud, { dir });
+      updated.push(u);
+      if (!opts.json) {
+        const sizes = Object.keys(u.updated).join(", ");
+        const missing = u.missing.length
+          ? `; not in the response (left as they were): ${u.missing.join(", ")}`
+          : "";
+        process.stdout.write(
+          `${cloud}: updated ${sizes} (${u.currency}, read ${u.read} from ${u.url})${missing}\n`,
+        );
+      }
+    } catch (e) {
+      const message = maskCredentials(e instanceof Error ? e.message : String(e));
+      failed.push({ cloud, error: message });
+      if (!opts.json) stderr(`fleet: error: ${message}`);
+    }
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify({ updated, failed }, null, 2)}\n`);
+  if (failed.length)
+    throw new Error(`prices not updated for ${failed.map((f) => f.cloud).join(", ")} (see above)`);
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -302,7 +432,7 @@ export function buildProgram(
     .command("list")
     .alias("ls")
     .description(
-      "list workers: name, cloud, region, size, IP, creation time, status, USD per hour, expiry; then the fleet's total cost",
+      "list workers: name, cloud, region, size, IP, creation time, status, price per hour (in its currency), expiry; then the fleet's total cost per currency",
     )
     .option("-r, --refresh", "reconcile with the clouds first; vanished workers show as missing")
     .action((o: { refresh?: boolean }, cmd: Command) =>
@@ -332,7 +462,7 @@ export function buildProgram(
   program
     .command("cost")
     .description(
-      "what the fleet costs: each worker's on-demand USD per hour, the total per hour and per 30 days (720 h)",
+      "what the fleet costs: each worker's on-demand price per hour and per 30 days (720 h), in its cloud's currency; totals per currency",
     )
     .action((_o: unknown, cmd: Command) =>
       run(async (opts, ctx) => {
@@ -340,15 +470,35 @@ export function buildProgram(
         const { cost } = await priced(c, await c.getAllWorkers());
         if (opts.json) process.stdout.write(`${JSON.stringify(cost, null, 2)}\n`);
         else {
-          const { costLines, formatPrice } = await import("../config/prices");
-          const rows = cost.workers.map(
-            (w) =>
-              `${w.name}  ${w.cloud} ${w.region ?? "-"} ${w.size ?? "-"}  ${formatPrice(w.pricePerHour)}/h`,
-          );
-          process.stdout.write(
-            `${[...rows, ...(costLines(cost).length ? costLines(cost) : ["no workers"])].join("\n")}\n`,
-          );
+          const { costLines } = await import("../config/prices");
+          process.stdout.write(`${[await costTable(cost), ...costLines(cost)].join("\n")}\n`);
         }
+      }, cmd),
+    );
+
+  program
+    .command("prices")
+    .description(
+      "show what fleet's sizes cost in each cloud, with sources and the day they were read; --update refreshes the tables from the clouds' price APIs",
+    )
+    .option(
+      "--update",
+      "read each cloud's price API and rewrite config/prices/<cloud>.yaml for fleet's sizes (credentials: DIGITALOCEAN_TOKEN, HCLOUD_TOKEN, GOOGLE_API_KEY; AWS and Azure need none)",
+    )
+    .addOption(new Option("--cloud <cloud>", "only this cloud"))
+    .option("--dir <dir>", "the price tables' directory (default: fleet's own config/prices)")
+    .action((o: { update?: boolean; cloud?: string; dir?: string }, cmd: Command) =>
+      run(async (opts) => {
+        if (o.cloud !== undefined) await validateFirst([], o.cloud);
+        if (o.update && o.cloud !== undefined) {
+          const { UPDATABLE_CLOUDS } = await import("../config/price-update");
+          if (!(UPDATABLE_CLOUDS as string[]).includes(o.cloud))
+            throw new UsageError(
+              `--cloud ${o.cloud} has no price API to update from; one of ${UPDATABLE_CLOUDS.join(", ")}`,
+            );
+        }
+        if (o.update) await updateCommand(opts, o.cloud as never, o.dir);
+        else process.stdout.write(`${await pricesTable(opts, o.cloud as never, o.dir)}\n`);
       }, cmd),
     );
 

@@ -15,7 +15,7 @@ import { type CloudDefaults, loadCloudDefaults } from "./defaults";
 import { validateExpiresAt, validateTtl } from "./expiry";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
 import { type Placement, candidatesOf, parsePlacements } from "./placements";
-import { type PriceBook, loadPriceBook, orderByPrice, priceOf } from "./prices";
+import { type PriceBook, currencyOf, loadPriceBook, orderByPrice, priceOf } from "./prices";
 import {
   type CloudName,
   CLOUDS,
@@ -126,6 +126,8 @@ const PLACEMENT_ORDERS: readonly PlacementOrder[] = ["listed", "cheapest"];
  * A worker's placement candidates in the order they are tried: as written (`listed`), or
  * (`cheapest`) by hourly price, each candidate priced at the region and size it would really
  * get (the cloud's defaults and abstract sizes resolved), unknown prices last, ties as written.
+ * Prices in different currencies are not compared: each currency is ordered in itself, the
+ * currencies in the order they first appear (see `orderByPrice`).
  */
 export function orderPlacements(
   order: PlacementOrder,
@@ -141,11 +143,12 @@ export function orderPlacements(
   return orderByPrice(candidates, (c) => {
     const d = defaultsOf(c.cloud);
     if (!d) return undefined;
-    return priceOf(prices, {
+    const amount = priceOf(prices, {
       cloud: c.cloud,
       region: c.region ?? d.region,
       size: resolveSize(c.size ?? d.size, d),
     });
+    return amount === undefined ? undefined : { amount, currency: currencyOf(prices, c.cloud) };
   });
 }
 

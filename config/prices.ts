@@ -1,11 +1,12 @@
 /**
- * Prices: one dated table per cloud (`config/prices/<cloud>.yaml`) of on-demand hourly prices in
- * USD per size, per region where they differ, each figure tied to a cited source. Loaded with
- * js-yaml, validated with zod; a malformed file is an error naming the file, the key and the
- * value.
+ * Prices: one dated table per cloud (`config/prices/<cloud>.yaml`) of on-demand hourly prices
+ * per size, per region where they differ, in the cloud's own currency (USD, or EUR for Hetzner),
+ * each figure tied to a cited source. Loaded with js-yaml, validated with zod; a malformed file
+ * is an error naming the file, the key and the value.
  *
  * An unknown price is `undefined` (in JSON: `null`), never 0: 0 is a real price (the local
- * cloud's). Arithmetic is done in whole micro-dollars so totals do not drift.
+ * cloud's). Arithmetic is done in whole millionths of the currency so totals do not drift, and
+ * totals are per currency: fleet never adds euros to dollars (nor converts one into the other).
  *
  * `orderByPrice` sorts placement candidates cheapest first (unknown prices last, stable); the
  * capacity failover (`fleet:placements: cheapest`) calls it.
@@ -41,16 +42,22 @@ export interface PriceSource {
 export interface SizePrices {
   /** The `PriceSource.id` the figures come from. */
   source: string;
-  /** Region → USD per hour; `*` is every region not listed. */
+  /** Region → price per hour in the table's currency; `*` is every region not listed. */
   regions: Readonly<Record<string, number>>;
 }
+
+/** An ISO 4217 currency code: `USD`, `EUR`, … */
+export type Currency = string;
+
+/** The currency of a table that does not say (and of an empty fleet's totals). */
+export const DEFAULT_CURRENCY: Currency = "USD";
 
 /** One cloud's price table, as `config/prices/<cloud>.yaml` declares it. */
 export interface PriceTable {
   /** The cloud. */
   cloud: CloudName;
-  /** Always USD. */
-  currency: "USD";
+  /** The currency of every figure in the table (ISO 4217: `USD`, `EUR`). */
+  currency: Currency;
   /** Where the figures come from, dated. */
   sources: readonly PriceSource[];
   /** Size → prices. */
@@ -74,13 +81,14 @@ export interface Candidate {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const MAX_PRICE = 1000;
+const CURRENCY = /^[A-Z]{3}$/;
 
 const price = z.number().finite().min(0).max(MAX_PRICE);
 const regionKey = z.string().refine((k) => k === ANY_REGION || IDENTIFIER.test(k));
 
 const schema = z
   .object({
-    currency: z.literal("USD"),
+    currency: z.string().regex(CURRENCY),
     unit: z.literal("hour"),
     sources: z
       .array(
@@ -103,19 +111,19 @@ const schema = z
   .strict();
 
 const ALLOWED: Record<string, string> = {
-  "": "the keys currency (USD), unit (hour), sources, sizes and unknown",
-  currency: "USD (prices are US dollars)",
+  "": "the keys currency (USD, EUR, …), unit (hour), sources, sizes and unknown",
+  currency: "an ISO 4217 currency code in capitals, such as USD or EUR",
   unit: "hour (prices are per instance-hour)",
   sources: "a list of { id, url, read: YYYY-MM-DD, note? }",
-  sizes: "a mapping of size → { source, regions: { <region or *>: <USD per hour> } }",
+  sizes: "a mapping of size → { source, regions: { <region or *>: <price per hour> } }",
   unknown: "a mapping of size → why its price is unknown",
 };
 
 function allowedFor(at: (string | number)[]): string {
   if (at[0] === "sizes" && at.length >= 4 && at[2] === "regions")
-    return `a price in USD per hour: a number from 0 to ${MAX_PRICE}, under a region name or ${ANY_REGION}`;
+    return `a price per hour in the table's currency: a number from 0 to ${MAX_PRICE}, under a region name or ${ANY_REGION}`;
   if (at[0] === "sizes" && at.length >= 3)
-    return "a size is { source, regions: { <region or *>: <USD per hour> } }";
+    return "a size is { source, regions: { <region or *>: <price per hour> } }";
   if (at[0] === "sources" && at.length >= 3 && at[2] === "read") return "a date as YYYY-MM-DD";
   if (at[0] === "sources" && at.length >= 3 && at[2] === "url") return "a URL";
   if (at[0] === "sources" && at.length >= 3 && at[2] === "id")
@@ -204,7 +212,7 @@ export function parsePriceTable(cloud: CloudName, text: string, where: string): 
   }
   return {
     cloud,
-    currency: "USD",
+    currency: v.currency,
     sources: v.sources,
     sizes: v.sizes,
     unknown: v.unknown ?? {},
@@ -259,9 +267,10 @@ export function loadPriceBook(dir: string = pricesDir()): PriceBook {
 }
 
 /**
- * The hourly USD price of `size` in `region` of `cloud`, or undefined when unknown. The region
- * is looked up as given, then as the longest listed region it belongs to (a zone such as GCP's
- * `us-central1-a` is priced as `us-central1`), then under `*`.
+ * The hourly price of `size` in `region` of `cloud`, in the currency of the cloud's table
+ * (`currencyOf`), or undefined when unknown. The region is looked up as given, then as the
+ * longest listed region it belongs to (a zone such as GCP's `us-central1-a` is priced as
+ * `us-central1`), then under `*`.
  */
 export function priceOf(book: PriceBook, c: Candidate): number | undefined {
   if (c.size === undefined) return undefined;
@@ -278,38 +287,71 @@ export function priceOf(book: PriceBook, c: Candidate): number | undefined {
   return Object.hasOwn(regions, ANY_REGION) ? regions[ANY_REGION] : undefined;
 }
 
-/** A price lookup: a price book, or a function (for tests and callers with their own table). */
-export type PriceLookup = PriceBook | ((c: Candidate) => number | undefined);
+/** The currency of `cloud`'s prices (its table's; USD for a cloud without a table). */
+export function currencyOf(book: PriceBook, cloud: CloudName): Currency {
+  return book[cloud]?.currency ?? DEFAULT_CURRENCY;
+}
 
-function lookup(prices: PriceLookup): (c: Candidate) => number | undefined {
-  return typeof prices === "function" ? prices : (c) => priceOf(prices, c);
+/** A price with its currency. */
+export interface Price {
+  /** Per hour, in `currency`. */
+  amount: number;
+  /** ISO 4217 code. */
+  currency: Currency;
+}
+
+/**
+ * A price lookup: a price book, or a function (for tests and callers with their own table). A
+ * function returns a bare number (taken as USD) or a `Price`.
+ */
+export type PriceLookup = PriceBook | ((c: Candidate) => number | Price | undefined);
+
+function lookup(prices: PriceLookup): (c: Candidate) => Price | undefined {
+  if (typeof prices === "function") {
+    return (c) => {
+      const p = prices(c);
+      return typeof p === "number" ? { amount: p, currency: DEFAULT_CURRENCY } : p;
+    };
+  }
+  return (c) => {
+    const amount = priceOf(prices, c);
+    return amount === undefined ? undefined : { amount, currency: currencyOf(prices, c.cloud) };
+  };
 }
 
 /**
  * `candidates` ordered by hourly price, cheapest first; candidates whose price is unknown come
- * last; equal prices (and unknowns among themselves) keep their order. Returns a new array of
- * the same objects. Candidates need a concrete `size` (and `region`) to be priced: resolve
- * defaults and abstract sizes first.
+ * last; equal prices (and unknowns among themselves) keep their order. Prices in different
+ * currencies are never compared (fleet converts nothing): the currencies keep the order in which
+ * they first appear among the candidates, and each is ordered cheapest first. Returns a new
+ * array of the same objects. Candidates need a concrete `size` (and `region`) to be priced:
+ * resolve defaults and abstract sizes first.
  */
 export function orderByPrice<T extends Candidate>(
   candidates: readonly T[],
   prices: PriceLookup,
 ): T[] {
   const of = lookup(prices);
-  return candidates
-    .map((c, i) => ({ c, i, p: of(c) }))
+  const rank = new Map<Currency, number>();
+  const priced = candidates.map((c, i) => {
+    const p = of(c);
+    if (p && !rank.has(p.currency)) rank.set(p.currency, rank.size);
+    return { c, i, p };
+  });
+  return priced
     .sort((a, b) => {
       if (a.p === undefined || b.p === undefined)
         return a.p === b.p ? a.i - b.i : a.p === undefined ? 1 : -1;
-      return a.p - b.p || a.i - b.i;
+      const byCurrency = (rank.get(a.p.currency) ?? 0) - (rank.get(b.p.currency) ?? 0);
+      return byCurrency || a.p.amount - b.p.amount || a.i - b.i;
     })
     .map((x) => x.c);
 }
 
-/** Micro-dollars (integer) from dollars. */
-const micros = (usd: number) => Math.round(usd * 1e6);
-/** Dollars from micro-dollars. */
-const dollars = (m: number) => m / 1e6;
+/** Millionths (integer) from an amount. */
+const micros = (amount: number) => Math.round(amount * 1e6);
+/** An amount from millionths. */
+const fromMicros = (m: number) => m / 1e6;
 
 /** A worker as cost needs it. */
 export interface PricedWorkerInput extends Candidate {
@@ -317,79 +359,137 @@ export interface PricedWorkerInput extends Candidate {
   name: string;
 }
 
+/** The sum of the known prices in one currency. */
+export interface CurrencyTotal {
+  /** ISO 4217 code. */
+  currency: Currency;
+  /** Per hour. */
+  perHour: number;
+  /** Per 30 days (720 h). */
+  per30Days: number;
+  /** The workers priced in this currency. */
+  workers: string[];
+}
+
 /** What a fleet costs. */
 export interface FleetCost {
-  /** Always USD. */
-  currency: "USD";
+  /**
+   * The one currency of every known price (USD for an empty fleet), or null when the fleet mixes
+   * currencies: then the single-currency fields below are null and `totals` has one entry per
+   * currency.
+   */
+  currency: Currency | null;
   /** Hours in "30 days" (720). */
   hoursPer30Days: number;
-  /** Each worker's hourly price, null when unknown. */
+  /** Each worker's hourly price and its currency, both null when the price is unknown. */
   workers: {
     name: string;
     cloud: CloudName;
     region?: string;
     size?: string;
     pricePerHour: number | null;
+    currency: Currency | null;
   }[];
-  /** The fleet per hour; null when any worker's price is unknown. */
+  /** The fleet per hour; null when any worker's price is unknown or currencies are mixed. */
   perHour: number | null;
-  /** The fleet per 30 days (720 h); null when any worker's price is unknown. */
+  /** The fleet per 30 days (720 h); null when any price is unknown or currencies are mixed. */
   per30Days: number | null;
-  /** The sum of the prices that are known, per hour. */
-  knownPerHour: number;
-  /** The sum of the prices that are known, per 30 days. */
-  knownPer30Days: number;
+  /** The sum of the prices that are known, per hour; null when currencies are mixed. */
+  knownPerHour: number | null;
+  /** The sum of the prices that are known, per 30 days; null when currencies are mixed. */
+  knownPer30Days: number | null;
+  /** The sums of the known prices, one per currency, in order of first appearance. */
+  totals: CurrencyTotal[];
   /** Workers whose price is unknown. */
   unknown: string[];
 }
 
-/** Prices each worker and totals them (per hour and per 30 days of 24 h). */
+/** Prices each worker and totals them per currency (per hour and per 30 days of 24 h). */
 export function fleetCost(workers: readonly PricedWorkerInput[], prices: PriceLookup): FleetCost {
   const of = lookup(prices);
-  let known = 0;
+  const sums = new Map<Currency, { micros: number; workers: string[] }>();
   const unknown: string[] = [];
   const priced = workers.map((w) => {
     const p = of(w);
     if (p === undefined) unknown.push(w.name);
-    else known += micros(p);
+    else {
+      const sum = sums.get(p.currency) ?? { micros: 0, workers: [] };
+      sum.micros += micros(p.amount);
+      sum.workers.push(w.name);
+      sums.set(p.currency, sum);
+    }
     return {
       name: w.name,
       cloud: w.cloud,
       region: w.region,
       size: w.size,
-      pricePerHour: p ?? null,
+      pricePerHour: p?.amount ?? null,
+      currency: p?.currency ?? null,
     };
   });
-  const knownPerHour = dollars(known);
-  const knownPer30Days = dollars(known * HOURS_PER_30_DAYS);
+  const totals: CurrencyTotal[] = [...sums].map(([currency, s]) => ({
+    currency,
+    perHour: fromMicros(s.micros),
+    per30Days: fromMicros(s.micros * HOURS_PER_30_DAYS),
+    workers: s.workers,
+  }));
+  const single: CurrencyTotal | undefined =
+    totals.length > 1
+      ? undefined
+      : (totals[0] ?? { currency: DEFAULT_CURRENCY, perHour: 0, per30Days: 0, workers: [] });
   return {
-    currency: "USD",
+    currency: single?.currency ?? null,
     hoursPer30Days: HOURS_PER_30_DAYS,
     workers: priced,
-    perHour: unknown.length ? null : knownPerHour,
-    per30Days: unknown.length ? null : knownPer30Days,
-    knownPerHour,
-    knownPer30Days,
+    perHour: single && !unknown.length ? single.perHour : null,
+    per30Days: single && !unknown.length ? single.per30Days : null,
+    knownPerHour: single ? single.perHour : null,
+    knownPer30Days: single ? single.per30Days : null,
+    totals,
     unknown,
   };
 }
 
-/** `$0.0104` for a price, `unknown` for none (never `$0`). */
-export function formatPrice(usd: number | null | undefined, digits = 4): string {
-  if (usd === null || usd === undefined) return "unknown";
-  return `$${usd.toFixed(Math.max(digits, usd !== 0 && usd < 0.0001 ? 6 : digits))}`;
+const SYMBOLS: Readonly<Record<string, string>> = { USD: "$", EUR: "€", GBP: "£" };
+
+/**
+ * `$0.0104` (USD), `€0.0060` (EUR), `0.0104 CHF` (a currency without a symbol here) for a
+ * price; `unknown` for none (never `$0`).
+ */
+export function formatPrice(
+  amount: number | null | undefined,
+  digits = 4,
+  currency: Currency | null = DEFAULT_CURRENCY,
+): string {
+  if (amount === null || amount === undefined) return "unknown";
+  const figure = amount.toFixed(Math.max(digits, amount !== 0 && amount < 0.0001 ? 6 : digits));
+  const code = currency ?? DEFAULT_CURRENCY;
+  const symbol = SYMBOLS[code];
+  return symbol ? `${symbol}${figure}` : `${figure} ${code}`;
 }
 
-/** The total lines under `fleet list`'s table. */
+const PER_30 = `per 30 days (${HOURS_PER_30_DAYS} h)`;
+
+function sumText(t: CurrencyTotal): string {
+  return `${formatPrice(t.perHour, 4, t.currency)} per hour, ${formatPrice(t.per30Days, 2, t.currency)} ${PER_30}`;
+}
+
+/**
+ * The total lines under `fleet list`'s and `fleet cost`'s tables: one total, or one per currency
+ * when the fleet mixes currencies (they are never added together).
+ */
 export function costLines(cost: FleetCost): string[] {
   if (!cost.workers.length) return [];
-  if (cost.perHour !== null && cost.per30Days !== null) {
+  const { totals, unknown } = cost;
+  if (!unknown.length) {
+    if (totals.length === 1) return [`total: ${sumText(totals[0])}, on-demand list prices`];
     return [
-      `total: ${formatPrice(cost.perHour)} per hour, ${formatPrice(cost.per30Days, 2)} per 30 days (${HOURS_PER_30_DAYS} h), on-demand list prices`,
+      ...totals.map((t) => `total in ${t.currency}: ${sumText(t)}`),
+      `(on-demand list prices; totals are per currency: fleet does not convert ${totals.map((t) => t.currency).join(" and ")})`,
     ];
   }
-  return [
-    `total: unknown (no price for ${cost.unknown.join(", ")}); the workers with a known price cost ` +
-      `${formatPrice(cost.knownPerHour)} per hour, ${formatPrice(cost.knownPer30Days, 2)} per 30 days (${HOURS_PER_30_DAYS} h)`,
-  ];
+  const known = totals.length
+    ? `the workers with a known price cost ${totals.map((t) => `${sumText(t)}${totals.length > 1 ? ` in ${t.currency}` : ""}`).join(", and ")}`
+    : "no worker has a known price";
+  return [`total: unknown (no price for ${unknown.join(", ")}); ${known}`];
 }

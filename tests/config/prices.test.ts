@@ -4,6 +4,7 @@ import { FleetConfigError } from "../../config/errors";
 import {
   ANY_REGION,
   type Candidate,
+  currencyOf,
   HOURS_PER_30_DAYS,
   type PriceBook,
   costLines,
@@ -43,6 +44,17 @@ sizes:
   e2-standard-4: { source: s, regions: { us-central1: 0.13402, us-central1-f: 0.2, "*": 0.5 } }
 `,
       "gcp.yaml",
+    ),
+    hetzner: parsePriceTable(
+      "hetzner",
+      `
+currency: EUR
+unit: hour
+sources: [{ id: s, url: "https://example.com/h", read: "2026-11-27" }]
+sizes:
+  cx23: { source: s, regions: { fsn1: 0.006 } }
+`,
+      "hetzner.yaml",
     ),
     local: parsePriceTable(
       "local",
@@ -113,9 +125,28 @@ describe("prices", () => {
     });
 
     it("leave unverified sizes unknown (undefined), never 0", () => {
-      const p = priceOf(real, { cloud: "hetzner", region: "fsn1", size: "cx23" });
+      const p = priceOf(real, { cloud: "digitalocean", region: "nyc3", size: "s-1vcpu-1gb" });
       expect(p).to.equal(undefined);
       expect(formatPrice(p)).to.equal("unknown");
+    });
+
+    it("keep Hetzner's prices in EUR, the currency Hetzner publishes", () => {
+      expect(real.hetzner?.currency).to.equal("EUR");
+      expect(currencyOf(real, "hetzner")).to.equal("EUR");
+      const p = priceOf(real, { cloud: "hetzner", region: "fsn1", size: "cx23" });
+      expect(p).to.be.a("number");
+      expect(formatPrice(p, 4, "EUR")).to.match(/^€0\.\d{4}$/);
+    });
+
+    it("cite a URL and a read date for every priced size (local, which nobody bills, excepted)", () => {
+      for (const c of CLOUDS) {
+        const t = real[c];
+        for (const [size, p] of Object.entries(t?.sizes ?? {})) {
+          const src = t?.sources.find((s) => s.id === p.source);
+          expect(src?.read, `${c} ${size}`).to.match(/^\d{4}-\d{2}-\d{2}$/);
+          if (c !== "local") expect(src?.url, `${c} ${size}`).to.match(/^https:\/\//);
+        }
+      }
     });
   });
 
@@ -217,7 +248,7 @@ describe("prices", () => {
 
     it("is JSON-ready: unknown prices are null", () => {
       const cost = fleetCost(
-        [{ name: "x", cloud: "hetzner", region: "fsn1", size: "cx23" }],
+        [{ name: "x", cloud: "hetzner", region: "ash", size: "cx23" }],
         book(),
       );
       expect(JSON.parse(JSON.stringify(cost)).workers[0].pricePerHour).to.equal(null);
@@ -238,7 +269,7 @@ describe("prices", () => {
       const e = refusal(parse("sizes:\n  t3.micro: { source: s, regions: { us-east-1: -1 } }\n"));
       expect(e.key).to.equal("config/prices/aws.yaml: sizes.t3.micro.regions.us-east-1");
       expect(e.value).to.equal("-1");
-      expect(e.message).to.contain("a price in USD per hour");
+      expect(e.message).to.contain("a price per hour in the table's currency");
       const s = refusal(
         parse('sizes:\n  t3.micro: { source: s, regions: { us-east-1: "cheap" } }\n'),
       );
@@ -254,11 +285,21 @@ describe("prices", () => {
       expect(n.key).to.equal("config/prices/aws.yaml: sizes.t3.micro.regons");
     });
 
-    it("refuses another currency, a bad date, an unknown source, empty regions and contradictions", () => {
+    it("accepts a currency code (EUR) and refuses anything else, a bad date, an unknown source, empty regions and contradictions", () => {
       expect(
-        refusal(() => parsePriceTable("aws", HEAD.replace("USD", "EUR") + "sizes: {}\n", "f.yaml"))
-          .key,
-      ).to.equal("f.yaml: currency");
+        parsePriceTable("aws", HEAD.replace("USD", "EUR") + "sizes: {}\n", "f.yaml").currency,
+      ).to.equal("EUR");
+      for (const bad of ["euro", "usd", "US$"]) {
+        const e = refusal(() =>
+          parsePriceTable(
+            "aws",
+            HEAD.replace("USD", JSON.stringify(bad)) + "sizes: {}\n",
+            "f.yaml",
+          ),
+        );
+        expect(e.key, bad).to.equal("f.yaml: currency");
+        expect(e.allowed).to.contain("ISO 4217");
+      }
       const date = refusal(() =>
         parsePriceTable("aws", HEAD.replace("2026-11-26", "26.11.2026") + "sizes: {}\n", "f.yaml"),
       );
@@ -292,6 +333,100 @@ describe("prices", () => {
     });
   });
 
+  describe("currencies (a table in EUR, totals per currency)", () => {
+    const mixed = () =>
+      fleetCost(
+        [
+          { name: "us", cloud: "aws", region: "us-east-1", size: "t3.micro" },
+          { name: "de1", cloud: "hetzner", region: "fsn1", size: "cx23" },
+          { name: "de2", cloud: "hetzner", region: "fsn1", size: "cx23" },
+          { name: "here", cloud: "local", region: "localhost", size: "process" },
+        ],
+        book(),
+      );
+
+    it("gives each worker its price's currency, and never adds EUR to USD", () => {
+      const cost = mixed();
+      expect(cost.workers.map((w) => [w.name, w.pricePerHour, w.currency])).to.deep.equal([
+        ["us", 0.0104, "USD"],
+        ["de1", 0.006, "EUR"],
+        ["de2", 0.006, "EUR"],
+        ["here", 0, "USD"],
+      ]);
+      expect(cost.totals).to.deep.equal([
+        { currency: "USD", perHour: 0.0104, per30Days: 7.488, workers: ["us", "here"] },
+        { currency: "EUR", perHour: 0.012, per30Days: 8.64, workers: ["de1", "de2"] },
+      ]);
+      // The single-currency fields cannot be filled without adding the two: they are null.
+      expect([cost.currency, cost.perHour, cost.per30Days, cost.knownPerHour]).to.deep.equal([
+        null,
+        null,
+        null,
+        null,
+      ]);
+    });
+
+    it("prints one total line per currency, saying it does not convert", () => {
+      expect(costLines(mixed())).to.deep.equal([
+        "total in USD: $0.0104 per hour, $7.49 per 30 days (720 h)",
+        "total in EUR: €0.0120 per hour, €8.64 per 30 days (720 h)",
+        "(on-demand list prices; totals are per currency: fleet does not convert USD and EUR)",
+      ]);
+    });
+
+    it("keeps the single-currency fields for a fleet in one currency (EUR too)", () => {
+      const cost = fleetCost(
+        [{ name: "de", cloud: "hetzner", region: "fsn1", size: "cx23" }],
+        book(),
+      );
+      expect([cost.currency, cost.perHour, cost.per30Days]).to.deep.equal(["EUR", 0.006, 4.32]);
+      expect(costLines(cost)).to.deep.equal([
+        "total: €0.0060 per hour, €4.32 per 30 days (720 h), on-demand list prices",
+      ]);
+    });
+
+    it("names the known part per currency when some price is unknown", () => {
+      const cost = fleetCost(
+        [
+          { name: "us", cloud: "aws", region: "us-east-1", size: "t3.micro" },
+          { name: "de", cloud: "hetzner", region: "fsn1", size: "cx23" },
+          { name: "x", cloud: "hetzner", region: "ash", size: "cx23" },
+        ],
+        book(),
+      );
+      expect(cost.unknown).to.deep.equal(["x"]);
+      expect(costLines(cost)).to.deep.equal([
+        "total: unknown (no price for x); the workers with a known price cost $0.0104 per hour, $7.49 per 30 days (720 h) in USD, and €0.0060 per hour, €4.32 per 30 days (720 h) in EUR",
+      ]);
+    });
+
+    it("formats each currency with its symbol, or its code", () => {
+      expect(formatPrice(0.006, 4, "EUR")).to.equal("€0.0060");
+      expect(formatPrice(0.0104, 4, "USD")).to.equal("$0.0104");
+      expect(formatPrice(0.0104, 4, "CHF")).to.equal("0.0104 CHF");
+      expect(formatPrice(null, 4, "EUR")).to.equal("unknown");
+    });
+
+    it("orderByPrice never compares EUR with USD: currencies in order of first appearance, each cheapest first", () => {
+      const list = [
+        { cloud: "hetzner" as const, region: "fsn1", size: "cx23", tag: "eur" },
+        { cloud: "aws" as const, region: "us-west-1", size: "t3.micro", tag: "usd-0.0124" },
+        { cloud: "aws" as const, region: "eu-west-1", size: "t3.micro", tag: "unknown" },
+        { cloud: "aws" as const, region: "us-east-1", size: "t3.micro", tag: "usd-0.0104" },
+      ];
+      expect(orderByPrice(list, book()).map((x) => x.tag)).to.deep.equal([
+        "eur",
+        "usd-0.0104",
+        "usd-0.0124",
+        "unknown",
+      ]);
+      expect(orderByPrice([list[1], list[0]], book()).map((x) => x.tag)).to.deep.equal([
+        "usd-0.0124",
+        "eur",
+      ]);
+    });
+  });
+
   describe("orderByPrice", () => {
     const c = (cloud: Candidate["cloud"], region: string, size: string, tag: string) => ({
       cloud,
@@ -321,7 +456,7 @@ describe("prices", () => {
       const list = [
         c("aws", "eu-west-1", "t3.micro", "u1"),
         c("aws", "us-east-1", "t3.micro", "a"),
-        c("hetzner", "fsn1", "cx23", "u2"),
+        c("hetzner", "ash", "cx23", "u2"),
         c("aws", "us-east-1", "t3.micro", "b"),
         c("azure", "eastus", "Standard_B1s", "u3"),
         c("aws", "us-east-1", "t3.micro", "c"),
