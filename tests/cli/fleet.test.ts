@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CLI, type EngineKind, fleetProject } from "../harness/project";
+import { alive, CLI, type EngineKind, eventually, fleetProject } from "../harness/project";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const EC2 = "aws:ec2/instance:Instance";
@@ -302,5 +302,85 @@ describe("fleet command (through the pulumi double)", function () {
       /^fleet: error: fleet needs the Pulumi CLI \(v3\.\d+\.\d+ or newer\) and found none on PATH/,
     );
     expect(lines[0]).to.contain("--install-pulumi").and.not.contain("ENOENT");
+  });
+});
+
+describe("fleet command on Pulumi's engine (local cloud: real worker processes)", function () {
+  this.timeout(300_000);
+  const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
+  const pidOf = (id: string) => Number(id.split(":")[0]);
+  const started: number[] = [];
+  after(() => {
+    for (const pid of started) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already stopped, as it should be
+      }
+    }
+  });
+
+  it("creates, lists as a table and as JSON, deletes, and deletes all: processes, checkpoint and list agree", async () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const c = run(["create", "a", "b", "--json"]);
+    expect(c.code, c.stderr).to.equal(0);
+    const made = JSON.parse(c.stdout) as Record<string, string>[];
+    expect(made.map((w) => [w.name, w.cloud, w.region, w.size, w.ip, w.status])).to.deep.equal([
+      ["a", "local", "localhost", "process", "127.0.0.1", "running"],
+      ["b", "local", "localhost", "process", "127.0.0.1", "running"],
+    ]);
+    started.push(...made.map((w) => pidOf(w.id)));
+    for (const w of made) expect(alive(pidOf(w.id)), `${w.name} runs`).to.equal(true);
+    // What fleet printed is what the engine recorded.
+    const inState = () =>
+      (p.checkpoint()?.resources ?? [])
+        .filter((r) => r.type === DYNAMIC)
+        .map((r) => [r.urn.split("::").pop(), r.id])
+        .sort();
+    expect(inState()).to.deep.equal(made.map((w) => [`local-${w.name}`, w.id]));
+
+    const t = run(["list"]);
+    expect(t.code, t.stderr).to.equal(0);
+    expect(t.stdout).to.match(/NAME\s+CLOUD\s+REGION\s+SIZE\s+IP\s+CREATED\s+STATUS/);
+    expect(t.stdout).to.contain("a").and.contain("127.0.0.1");
+
+    const d = run(["delete", "a", "--json"]);
+    expect(d.code, d.stderr).to.equal(0);
+    expect(JSON.parse(d.stdout)).to.deep.equal({ deleted: ["a"] });
+    expect(await eventually(() => !alive(pidOf(made[0].id))), "a stopped").to.equal(true);
+    expect(alive(pidOf(made[1].id)), "b runs on").to.equal(true);
+    expect(inState()).to.deep.equal([["local-b", made[1].id]]);
+
+    const all = run(["delete-all", "--yes"]);
+    expect(all.code, all.stderr).to.equal(0);
+    expect(JSON.parse(run(["list", "--json"]).stdout)).to.deep.equal([]);
+    expect(await eventually(() => !alive(pidOf(made[1].id))), "b stopped").to.equal(true);
+    expect(inState()).to.deep.equal([]);
+    expect(p.configuredNames()).to.deep.equal([]);
+  });
+
+  it("shows per-worker progress; errors are one line with exit 1, usage errors exit 2, and none of them runs an update", () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const r = run(["create", "p1"]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain("p1: creating").and.contain("p1: created");
+    const after = p.updates();
+    expect(after, "one update for the create").to.equal(1);
+
+    const missing = run(["delete", "ghost"]);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr.trim().split("\n").pop()).to.equal(
+      'fleet: error: worker: no such worker: got "ghost"; the stack has workers: p1',
+    );
+    const bad = run(["create", "bad name"]);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr.trim()).to.match(
+      /^fleet: error: names\[0\]: invalid worker name: got "bad name"/,
+    );
+    expect(run(["bogus"]).code).to.equal(2);
+    expect(run(["create", "--count", "0"]).code).to.equal(2);
+    expect(p.updates(), "no update ran for any of them").to.equal(after);
+    const all = run(["delete-all", "--yes"]);
+    expect(all.code, all.stderr).to.equal(0);
   });
 });

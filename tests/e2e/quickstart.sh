@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The README's quickstart, for real, on a fresh clone of the committed tree, with the `pulumi`
-# double first on PATH (no Pulumi CLI can be installed on these machines):
-#   npm run quickstart          → two local worker processes, visible in ps, heartbeats in logs
+# The README's quickstart, for real, on a fresh clone of the committed tree, on Pulumi's own
+# engine, with no `pulumi` on PATH and nothing in fleet's install root (a HOME of its own):
+#   npm run quickstart          → no CLI found, the download fails (no internet here), so fleet
+#                                 builds Pulumi from engine/go.mod (Go's caches make that quick
+#                                 after CI's `npm run engine`), then two local worker processes,
+#                                 visible in ps, heartbeats in logs
 #   fleet list --json           → both, with their pids
 #   fleet delete <one>          → that process stops, the other runs on
 #   fleet delete-all --yes      → all stop; the checkpoint holds no workers
-#   eval "$(fleet env)"; pulumi up / pulumi destroy → the same, by hand
+#   eval "$(fleet env)"; plain pulumi stack select / config set / preview / up / refresh /
+#   stack / stack history / destroy, as the README tells people to type them
 # Run by .ci/run. Exits non-zero, naming the step, on the first thing that is not as promised.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,12 +32,18 @@ cd "$work/fleet"
 # The locked dependencies CI already installed with `npm ci`; the clone builds its own dist/.
 ln -s "$repo/node_modules" node_modules
 npm run --silent build >/dev/null
-export PATH="$PWD/tests/engine/bin:$PATH"
-# A Pulumi home of its own, so nothing from another run or stack selection leaks in.
-export PULUMI_HOME="$work/pulumi-home"
-unset PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE PULUMI_CONFIG_PASSPHRASE_FILE
-fleet() { node dist/cli/fleet.js "$@"; }
-json() { node -e "$1" "${@:2}"; }
+# No `pulumi` anywhere on PATH, and a HOME of its own: fleet's install root
+# (~/.fleet/pulumi/<version>) is empty, so the quickstart has to build the engine. Go keeps its
+# caches where they were (they are not fleet's install), so the build reuses what CI built.
+export GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOPATH="$(go env GOPATH)"
+PATH="$(tr ':' '\n' <<<"$PATH" | while read -r d; do [[ -n "$d" && ! -x "$d/pulumi" ]] && printf '%s:' "$d"; done)"
+export PATH="${PATH%:}"
+command -v pulumi >/dev/null && fail "a pulumi is still on PATH: $(command -v pulumi)"
+export HOME="$work/home"
+mkdir -p "$HOME"
+unset PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE PULUMI_CONFIG_PASSPHRASE_FILE PULUMI_HOME
+fleet() { node_modules/.bin/node dist/cli/fleet.js "$@"; }
+json() { node_modules/.bin/node -e "$1" "${@:2}"; }
 alive() { kill -0 "$1" 2>/dev/null; }
 wait_gone() {
   for _ in $(seq 1 100); do alive "$1" || return 0; sleep 0.1; done
@@ -46,8 +56,16 @@ workers_in_checkpoint() {
     ".fleet/state/.pulumi/stacks/fleet/dev.json"
 }
 
-step "npm run quickstart"
-npm run --silent quickstart
+step "npm run quickstart (no CLI anywhere: fleet builds the engine)"
+npm run --silent quickstart 2>"$work/quickstart.err" || { cat "$work/quickstart.err" >&2; fail "npm run quickstart"; }
+cat "$work/quickstart.err" >&2
+grep -q "building Pulumi v" "$work/quickstart.err" || fail "the quickstart did not say it builds the engine"
+grep -q "Built the Pulumi CLI v" "$work/quickstart.err" || fail "the quickstart did not say how long the build took"
+installed="$HOME/.fleet/pulumi/$(json 'console.log(require("@pulumi/pulumi/package.json").version)')/bin"
+for b in pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
+  [[ -x "$installed/$b" ]] || fail "$installed/$b was not built"
+done
+go version -m "$installed/pulumi" | grep -q "mod	github.com/pulumi/pulumi/pkg/v3	v" || fail "the built engine does not carry its module version"
 list="$(fleet list --json)"
 mapfile -t names < <(json 'for (const w of JSON.parse(process.argv[1])) console.log(w.name)' "$list")
 mapfile -t pids < <(json 'for (const w of JSON.parse(process.argv[1])) console.log(w.id.split(":")[0])' "$list")
@@ -75,18 +93,26 @@ wait_gone "${pids[1]}" || fail "${names[1]} (pid ${pids[1]}) still running after
 [[ "$(fleet list --json | tr -d '[:space:]')" == "[]" ]] || fail "fleet list is not empty after delete-all"
 [[ "$(workers_in_checkpoint)" == "0" ]] || fail "the checkpoint still holds workers after delete-all"
 
-step 'plain pulumi up / pulumi destroy after eval "$(fleet env)"'
+step 'plain pulumi after eval "$(fleet env)": stack select, config set, preview, up, refresh, stack, stack history, destroy'
 eval "$(fleet env)"
 [[ -n "${PULUMI_BACKEND_URL:-}" && -n "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]] || fail "fleet env set nothing"
-pulumi config set fleet:workers '["by-hand"]' --stack dev
-pulumi up --yes --stack dev
-pid="$(pulumi stack output workers --json --stack dev | json 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].id.split(":")[0]))')"
+[[ "$(command -v pulumi)" == "$installed/pulumi" ]] || fail "after fleet env, pulumi is $(command -v pulumi), not the one fleet built"
+pulumi stack select dev
+pulumi config set fleet:workers '["by-hand"]'
+pulumi preview --non-interactive | tee "$work/preview.out"
+grep -q "local-by-hand" "$work/preview.out" || fail "pulumi preview does not show the worker it would create"
+pulumi up --yes --non-interactive
+pid="$(pulumi stack output workers --json | json 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].id.split(":")[0]))')"
 pids_to_reap+=("$pid")
 alive "$pid" || fail "pulumi up started no worker"
 [[ "$(workers_in_checkpoint)" == "1" ]] || fail "the checkpoint does not hold the worker pulumi up made"
-pulumi destroy --yes --stack dev
+pulumi refresh --yes --non-interactive
+[[ "$(workers_in_checkpoint)" == "1" ]] || fail "pulumi refresh lost the running worker"
+pulumi stack --non-interactive | grep -q "local-by-hand" || fail "pulumi stack does not list the worker"
+pulumi stack history --non-interactive | grep -qi "update" || fail "pulumi stack history shows no update"
+pulumi destroy --yes --non-interactive
 wait_gone "$pid" || fail "pulumi destroy left pid $pid running"
 [[ "$(workers_in_checkpoint)" == "0" ]] || fail "the checkpoint still holds workers after pulumi destroy"
 
 echo
-echo "quickstart: passed (create 2, list, delete 1, delete-all, plain pulumi up/destroy)"
+echo "quickstart: passed (engine built, create 2, list, delete 1, delete-all, plain pulumi select/config/preview/up/refresh/stack/history/destroy)"
