@@ -80,6 +80,11 @@ export interface CloudContextOptions {
   lock?: LockOptions;
   /** Retry tuning for ConcurrentUpdateError. */
   retry?: RetryOptions;
+  /**
+   * Told what fleet is waiting for: the stack locked by another update (the engine's
+   * ConcurrentUpdateError), before each retry.
+   */
+  onMessage?: (message: string) => void;
   /** Per-worker progress (creating, created, deleting, …, failed). */
   onProgress?: (progress: Progress) => void;
   /** Every raw engine event. */
@@ -702,7 +707,11 @@ export class CloudContext {
   }
 
   private retryBusy<T>(fn: () => Promise<T>): Promise<T> {
-    return retryBusy(fn, this.stack.name, this.options.retry, this.options.signal);
+    return retryBusy(fn, this.stack.name, this.options.retry, this.options.signal, (w) =>
+      this.options.onMessage?.(
+        `the stack "${this.stack.name}" is locked by another update; waiting ${(w.delayMs / 1000).toFixed(1)} s (attempt ${w.attempt} of ${w.attempts})`,
+      ),
+    );
   }
 
   // ---- config ------------------------------------------------------------------------------

@@ -11,6 +11,13 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
+/** One wait before a retry: the attempt that failed, how many there are, and the delay. */
+export interface RetryWait {
+  attempt: number;
+  attempts: number;
+  delayMs: number;
+}
+
 /**
  * Runs `fn`, again after a growing, jittered delay each time it fails with StackBusyError; after
  * the last attempt, a StackBusyError that says how long it tried and how to clear a stale lock.
@@ -21,6 +28,7 @@ export async function retryBusy<T>(
   stackName: string,
   retry: RetryOptions = {},
   signal?: AbortSignal,
+  onWait?: (wait: RetryWait) => void,
 ): Promise<T> {
   const attempts = Math.max(1, retry.attempts ?? 6);
   const base = retry.baseDelayMs ?? 500;
@@ -43,7 +51,9 @@ export async function retryBusy<T>(
         );
       }
       const delay = Math.min(max, base * 2 ** (attempt - 1));
-      await sleep(delay / 2 + Math.random() * (delay / 2), signal);
+      const delayMs = delay / 2 + Math.random() * (delay / 2);
+      onWait?.({ attempt, attempts, delayMs });
+      await sleep(delayMs, signal);
     }
   }
 }

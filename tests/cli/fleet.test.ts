@@ -341,7 +341,9 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
 
     const t = run(["list"]);
     expect(t.code, t.stderr).to.equal(0);
-    expect(t.stdout).to.match(/NAME\s+CLOUD\s+REGION\s+SIZE\s+IP\s+CREATED\s+STATUS/);
+    expect(t.stdout).to.match(
+      /NAME\s*│\s*CLOUD\s*│\s*REGION\s*│\s*SIZE\s*│\s*IP\s*│\s*CREATED\s*│\s*STATUS/,
+    );
     expect(t.stdout).to.contain("a").and.contain("127.0.0.1");
 
     const d = run(["delete", "a", "--json"]);
@@ -370,7 +372,7 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
     const missing = run(["delete", "ghost"]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr.trim().split("\n").pop()).to.equal(
-      'fleet: error: worker: no such worker: got "ghost"; the stack has workers: p1',
+      'fleet: error: worker: no such worker: got "ghost"; existing workers: p1',
     );
     const bad = run(["create", "bad name"]);
     expect(bad.code).to.equal(1);

@@ -19,6 +19,26 @@ describe("context/retry", () => {
     expect([result, n]).to.deep.equal(["done", 3]);
   });
 
+  it("says before each retry which attempt failed and how long it waits", async () => {
+    const waits: { attempt: number; attempts: number; delayMs: number }[] = [];
+    let n = 0;
+    await retryBusy(
+      async () => {
+        if (++n < 3) throw new StackBusyError();
+        return "done";
+      },
+      "dev",
+      { attempts: 3, baseDelayMs: 4, maxDelayMs: 4 },
+      undefined,
+      (w) => waits.push(w),
+    );
+    expect(waits.map((w) => [w.attempt, w.attempts])).to.deep.equal([
+      [1, 3],
+      [2, 3],
+    ]);
+    for (const w of waits) expect(w.delayMs).to.be.within(2, 4);
+  });
+
   it("gives up after the last attempt, saying how to clear a stale lock", async () => {
     let n = 0;
     const e = await rejection(

@@ -13,11 +13,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { openCloud } from "../engine/cloud";
-import { alive, eventually } from "../harness/project";
+import { alive, type EngineKind, eventually, pathFor } from "../harness/project";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
 const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
-const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
 const PAST = "2020-01-01T00:00:00.000Z";
 
 interface Entry {
@@ -33,8 +32,14 @@ interface Listed {
   expiresAt: string | null;
 }
 
-function project(stack: string, config: Record<string, string>) {
+/**
+ * A temporary project: the local cloud on Pulumi's engine (`npm run engine`), simulated clouds
+ * on the `pulumi` double until they become provider plugins.
+ */
+function project(stack: string, config: Record<string, string>, engine: EngineKind) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-expiry-"));
+  // The engine starts the dynamic-provider plugin here; it finds the SDK from here.
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
   const pulumiYaml = fs
     .readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")
     .replace(/^main: .*$/m, `main: ${path.join(ROOT, "dist", "index.js")}`);
@@ -46,7 +51,7 @@ function project(stack: string, config: Record<string, string>) {
   fs.mkdirSync(path.join(dir, "state"));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PATH: `${DOUBLE_BIN}${path.delimiter}${process.env.PATH}`,
+    PATH: pathFor(engine),
     PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
     PULUMI_CONFIG_PASSPHRASE: "expiry-test-passphrase",
     PULUMI_HOME: path.join(dir, "home"),
@@ -100,11 +105,11 @@ const entryOf = (entries: (string | Entry)[], name: string) =>
 
 const pidOf = (w: Listed) => Number(w.id.split(":")[0]);
 
-describe("prices and expiry end to end through the pulumi double", function () {
+describe("prices and expiry end to end (local cloud on Pulumi's engine, simulated DigitalOcean on the double)", function () {
   this.timeout(900_000);
 
   it("local cloud: --ttl records expiresAt, list shows price and expiry, reap stops exactly the expired processes in one update", async () => {
-    const p = project("exp", { "fleet:cloud": "local" });
+    const p = project("exp", { "fleet:cloud": "local" }, "engine");
 
     // A bad ttl is refused before any engine call: without a `pulumi` on PATH it still names the ttl.
     const bad = p.fleet(["create", "x1", "--ttl", "2x"], { PATH: path.dirname(process.execPath) });
@@ -135,7 +140,7 @@ describe("prices and expiry end to end through the pulumi double", function () {
     // fleet list: price and expiry per worker, the total under the table, numbers in --json.
     const table = p.fleet(["list"]);
     expect(table.status, table.stderr).to.equal(0);
-    expect(table.stdout).to.match(/USD\/HOUR\s*│\s*EXPIRES/);
+    expect(table.stdout).to.match(/PER HOUR\s*│\s*EXPIRES/);
     expect(table.stdout).to.contain(a.expiresAt as string);
     expect(table.stdout).to.contain("$0.0000");
     expect(table.stdout).to.contain("total: $0.0000 per hour, $0.00 per 30 days (720 h)");
@@ -203,10 +208,14 @@ describe("prices and expiry end to end through the pulumi double", function () {
   });
 
   it("simulated DigitalOcean: prices per region (unknown stays unknown), ttl in a worker object, reap deletes only the expired droplets", async () => {
-    const p = project("sim", {
-      "fleet:cloud": "digitalocean",
-      "fleet:workers": JSON.stringify([{ name: "d-big", size: "large", ttl: "1d" }]),
-    });
+    const p = project(
+      "sim",
+      {
+        "fleet:cloud": "digitalocean",
+        "fleet:workers": JSON.stringify([{ name: "d-big", size: "large", ttl: "1d" }]),
+      },
+      "double",
+    );
     const droplets = async () =>
       (
         await openCloud(p.env.PULUMI_DOUBLE_DIR as string).list({
