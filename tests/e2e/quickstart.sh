@@ -99,8 +99,9 @@ eval "$(fleet env)"
 [[ "$(command -v pulumi)" == "$installed/pulumi" ]] || fail "after fleet env, pulumi is $(command -v pulumi), not the one fleet built"
 pulumi stack select dev
 pulumi config set fleet:workers '["by-hand"]'
-pulumi preview --non-interactive | tee "$work/preview.out"
-grep -q "local-by-hand" "$work/preview.out" || fail "pulumi preview does not show the worker it would create"
+preview_out="$(pulumi preview --non-interactive)"
+echo "$preview_out"
+grep -q "local-by-hand" <<<"$preview_out" || fail "pulumi preview does not show the worker it would create"
 pulumi up --yes --non-interactive
 pid="$(pulumi stack output workers --json | json 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].id.split(":")[0]))')"
 pids_to_reap+=("$pid")
@@ -108,8 +109,12 @@ alive "$pid" || fail "pulumi up started no worker"
 [[ "$(workers_in_checkpoint)" == "1" ]] || fail "the checkpoint does not hold the worker pulumi up made"
 pulumi refresh --yes --non-interactive
 [[ "$(workers_in_checkpoint)" == "1" ]] || fail "pulumi refresh lost the running worker"
-pulumi stack --non-interactive | grep -q "local-by-hand" || fail "pulumi stack does not list the worker"
-pulumi stack history --non-interactive | grep -qi "update" || fail "pulumi stack history shows no update"
+# (captured first: `grep -q` closing the pipe early would fail the pipeline under pipefail)
+stack_out="$(pulumi stack --non-interactive)"
+grep -q "local-by-hand" <<<"$stack_out" || fail "pulumi stack does not list the worker: $stack_out"
+history_out="$(pulumi stack history --non-interactive)"
+[[ "$(grep -c "^UpdateKind: " <<<"$history_out")" -ge 5 ]] || fail "pulumi stack history lacks the updates: $history_out"
+grep -q "^UpdateKind: refresh" <<<"$history_out" || fail "pulumi stack history shows no refresh: $history_out"
 pulumi destroy --yes --non-interactive
 wait_gone "$pid" || fail "pulumi destroy left pid $pid running"
 [[ "$(workers_in_checkpoint)" == "0" ]] || fail "the checkpoint still holds workers after pulumi destroy"
