@@ -583,7 +583,7 @@ function interrupts(controller: AbortController): { readonly count: number; stop
     count++;
     if (count === 1) {
       stderr(
-        "fleet: Ctrl-C: the engine is cancelling the update gracefully (steps already running finish); " +
+        "fleet: Ctrl-C: cancelling: nothing new starts, and an update under way is cancelled gracefully by the engine (steps already running finish); " +
           "Ctrl-C again terminates it at once, which can leave operations pending",
       );
       controller.abort();
@@ -604,17 +604,19 @@ function interrupts(controller: AbortController): { readonly count: number; stop
   };
 }
 
-/** What to run after an interrupted operation, by how it was stopped. */
-function afterInterrupt(count: number, opts: GlobalOptions): string {
-  if (count >= 2) {
-    return (
-      "fleet: the update was terminated: operations that were running may be left pending in the state, " +
-      "or resources may exist that the state does not list; in " +
-      `${opts.cwd} run \`eval "$(fleet env)" && pulumi refresh --clear-pending-creates --stack ${opts.stack}\`, ` +
-      "then `fleet sync`"
-    );
-  }
-  return "fleet: the update was cancelled gracefully: nothing is left pending; `fleet list` shows what exists, `fleet sync` finishes the change";
+/**
+ * What to run after an operation interrupted twice (the engine terminated at once), or
+ * undefined after one Ctrl-C: then the CancelledError's own line says what was done and what
+ * was not (a graceful cancel leaves nothing pending, and the stack config lists what exists).
+ */
+function afterInterrupt(count: number, opts: GlobalOptions): string | undefined {
+  if (count < 2) return undefined;
+  return (
+    "fleet: the update was terminated: operations that were running may be left pending in the state, " +
+    "or resources may exist that the state does not list; in " +
+    `${opts.cwd} run \`eval "$(fleet env)" && pulumi refresh --clear-pending-creates --stack ${opts.stack}\`, ` +
+    "then `fleet sync`"
+  );
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
@@ -637,7 +639,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     } catch (e) {
       reporter.stop();
       code = reportError(e, controller.signal.aborted);
-      if (interrupted.count) stderr(afterInterrupt(interrupted.count, opts));
+      const after = afterInterrupt(interrupted.count, opts);
+      if (after) stderr(after);
     }
     if (opened && cmd.name() !== "reap") await warnExpired(opened);
   });

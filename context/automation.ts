@@ -78,6 +78,13 @@ export interface AutomationOptions {
    * them. @default process.env
    */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Aborted when the user cancels (Ctrl-C). A terminal's Ctrl-C also reaches whatever `pulumi`
+   * command runs at that moment (`stack select`, `config set-all`, `stack export`, …), which
+   * then dies of the SIGINT (execa reports `code: -2`); once this is aborted, such a failure is
+   * a `CancelledError`, not an engine error. fleet never sends the signal itself.
+   */
+  signal?: AbortSignal;
 }
 
 /** The environment fleet gives the Pulumi CLI: backend and passphrase defaults for `workDir`. */
@@ -237,8 +244,10 @@ export async function openStack(
         envVars,
         pulumiCommand,
       });
-      return new AutomationStack(stack);
+      return new AutomationStack(stack, options.signal);
     } catch (e) {
+      if (options.signal?.aborted)
+        throw new CancelledError("cancelled while opening the stack: nothing was changed");
       if (e instanceof StackAlreadyExistsError) {
         // createOrSelectStack runs `stack select`, then `stack init` when there is none: another
         // fleet process can create the stack in between (two commands on a fresh clone). Then
@@ -249,9 +258,9 @@ export async function openStack(
             envVars,
             pulumiCommand,
           });
-          return new AutomationStack(stack);
+          return new AutomationStack(stack, options.signal);
         } catch (again) {
-          throw translate(again);
+          throw translate(again, options.signal);
         }
       }
       if (!isMissingCli(e)) throw translate(e);
@@ -348,7 +357,7 @@ function firstLine(e: unknown): string {
 
 /** Maps Automation API errors to fleet's; engine text loses its colour markup. */
 export function translate(e: unknown, signal?: AbortSignal): Error {
-  if (signal?.aborted) return new CancelledError();
+  if (signal?.aborted) return new CancelledError("cancelled: a pulumi command was interrupted");
   if (e instanceof ConcurrentUpdateError) return new StackBusyError();
   if (isMissingCli(e)) return new PulumiCliMissingError();
   if (e instanceof CommandError) {
@@ -364,23 +373,35 @@ export function translate(e: unknown, signal?: AbortSignal): Error {
 
 class AutomationStack implements FleetStack {
   private readonly plugins = new Set<string>();
-  constructor(private readonly stack: Stack) {}
+  constructor(
+    private readonly stack: Stack,
+    /** The user's cancel: a command that fails once it is aborted was interrupted. */
+    private readonly cancel?: AbortSignal,
+  ) {}
 
   get name(): string {
     return this.stack.name;
   }
 
   async getAllConfig(): Promise<Record<string, ConfigValue>> {
-    return this.stack.getAllConfig();
+    try {
+      return await this.stack.getAllConfig();
+    } catch (e) {
+      throw translate(e, this.cancel);
+    }
   }
 
   async setConfig(values: Record<string, ConfigValue | undefined>): Promise<void> {
-    const set: Record<string, ConfigValue> = {};
-    for (const [k, v] of Object.entries(values)) {
-      if (v === undefined) await this.stack.removeConfig(k);
-      else set[k] = v;
+    try {
+      const set: Record<string, ConfigValue> = {};
+      for (const [k, v] of Object.entries(values)) {
+        if (v === undefined) await this.stack.removeConfig(k);
+        else set[k] = v;
+      }
+      if (Object.keys(set).length) await this.stack.setAllConfig(set);
+    } catch (e) {
+      throw translate(e, this.cancel);
     }
-    if (Object.keys(set).length) await this.stack.setAllConfig(set);
   }
 
   /** Inline programs need their provider plugins installed explicitly, once per process. */
@@ -427,7 +448,7 @@ class AutomationStack implements FleetStack {
       });
       return plain(result.outputs);
     } catch (e) {
-      throw translate(e, options.signal);
+      throw translate(e, options.signal ?? this.cancel);
     }
   }
 
@@ -436,7 +457,7 @@ class AutomationStack implements FleetStack {
       await this.ensurePlugins();
       await this.stack.destroy({ onEvent: options.onEvent, signal: options.signal });
     } catch (e) {
-      throw translate(e, options.signal);
+      throw translate(e, options.signal ?? this.cancel);
     }
   }
 
@@ -445,7 +466,7 @@ class AutomationStack implements FleetStack {
       await this.ensurePlugins();
       await this.stack.refresh({ onEvent: options.onEvent, signal: options.signal });
     } catch (e) {
-      throw translate(e, options.signal);
+      throw translate(e, options.signal ?? this.cancel);
     }
   }
 
@@ -453,14 +474,17 @@ class AutomationStack implements FleetStack {
     try {
       return plain(await this.stack.outputs());
     } catch (e) {
-      throw translate(e);
+      throw translate(e, this.cancel);
     }
   }
 
   async resources(): Promise<StateResource[]> {
-    const exported = (await this.stack.exportStack()) as {
-      deployment?: { resources?: StateResource[] };
-    };
+    let exported: { deployment?: { resources?: StateResource[] } };
+    try {
+      exported = (await this.stack.exportStack()) as typeof exported;
+    } catch (e) {
+      throw translate(e, this.cancel);
+    }
     return (exported.deployment?.resources ?? []).map((r) => ({
       urn: r.urn,
       type: r.type,

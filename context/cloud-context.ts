@@ -329,7 +329,12 @@ export class CloudContext {
     if (first.kind === "destroy") return this.runDestroy(first);
     if (first.kind === "refresh") return this.runRefresh(first);
 
-    const before = await this.stack.getAllConfig();
+    let before: Record<string, ConfigValue>;
+    try {
+      before = await this.stack.getAllConfig();
+    } catch (e) {
+      throw e instanceof CancelledError ? new CancelledError(NOTHING_CHANGED) : e;
+    }
     const current = this.parse(before, {});
     let entries = [...current.entries];
     let cloud = current.cloud;
@@ -396,7 +401,26 @@ export class CloudContext {
     );
 
     const changes = configChanges(before, entries, cloud);
-    if (Object.keys(changes).length) await this.stack.setConfig(changes);
+    const revert: Record<string, ConfigValue | undefined> = {};
+    for (const k of Object.keys(changes)) revert[k] = before[k];
+    if (Object.keys(changes).length) {
+      try {
+        await this.stack.setConfig(changes);
+      } catch (e) {
+        // The failed (or interrupted) `config set-all` may or may not have written the file:
+        // put the config back as it was, so nothing the user had is half-changed.
+        let note = "";
+        try {
+          await this.stack.setConfig(revert);
+        } catch (r) {
+          note = `; putting the stack config back also failed (${errorText(r)}): check it with \`pulumi config\``;
+        }
+        const err =
+          e instanceof CancelledError ? new CancelledError(`${NOTHING_CHANGED}${note}`) : e;
+        for (const m of applied) m.done.reject(err);
+        return;
+      }
+    }
 
     const involved = new Set([...current.entries, ...entries].map(entryName));
     const continueOnError = await this.failoverMayContinue(applied, plan, desired);
@@ -411,8 +435,6 @@ export class CloudContext {
       } catch (error) {
         if (error instanceof StackBusyError && round === 0) {
           // Nothing ran: put the config back exactly as it was and say why.
-          const revert: Record<string, ConfigValue | undefined> = {};
-          for (const k of Object.keys(changes)) revert[k] = before[k];
           await this.stack.setConfig(revert);
           // Say which request it stopped, and the cause with its remedy.
           for (const m of applied)
@@ -597,10 +619,7 @@ export class CloudContext {
     if (!failed.size && !general.length) general = [errorText(error)];
 
     if (cancelled) {
-      const err = new CancelledError(
-        `cancelled: the update was stopped; the stack config now lists the ${truth.length} workers that exist` +
-          `; run \`fleet sync\` (or CloudContext.sync()) to refresh the list`,
-      );
+      const err = new CancelledError(cancelReport(applied, existing));
       for (const m of applied) m.done.reject(err);
       return;
     }
@@ -735,4 +754,49 @@ export class CloudContext {
     for (const c of new Set(clouds))
       checkCredentials(c, { env: this.options.env ?? process.env, configKeys });
   }
+}
+
+/** A cancel that landed before the engine started the update. */
+const NOTHING_CHANGED =
+  "cancelled before the update started: nothing was created, deleted or changed";
+
+/**
+ * What a cancelled batch did and did not do, from the state after it (the engine records every
+ * step that finished, pkg/backend/snapshot.go): the stack config was made to list exactly what
+ * exists, so running the same request again finishes it.
+ */
+export function cancelReport(
+  applied: readonly Mutation[],
+  existing: Set<string> | undefined,
+): string {
+  if (!existing) {
+    return "cancelled: the state could not be read afterwards; `fleet list --refresh` shows what exists";
+  }
+  const asked = (kind: "create" | "delete") =>
+    applied.flatMap((m) =>
+      m.kind === "create" && kind === "create"
+        ? m.entries.map(entryName)
+        : m.kind === "delete" && kind === "delete"
+          ? m.names
+          : [],
+    );
+  const created = asked("create").filter((n) => existing.has(n));
+  const notCreated = asked("create").filter((n) => !existing.has(n));
+  const deleted = asked("delete").filter((n) => !existing.has(n));
+  const notDeleted = asked("delete").filter((n) => existing.has(n));
+  const done = [
+    created.length ? `created ${created.join(", ")}` : "",
+    deleted.length ? `deleted ${deleted.join(", ")}` : "",
+  ].filter(Boolean);
+  const notDone = [
+    notCreated.length ? `not created: ${notCreated.join(", ")}` : "",
+    notDeleted.length ? `not deleted: ${notDeleted.join(", ")}` : "",
+    applied.some((m) => m.kind === "cloud") ? "the cloud was not switched" : "",
+  ].filter(Boolean);
+  return (
+    `cancelled: ${done.length ? done.join("; ") : "nothing was created or deleted"}` +
+    (notDone.length ? `; ${notDone.join("; ")}` : "") +
+    "; the stack config lists exactly what exists" +
+    (notDone.length ? ", so the same command again finishes the rest" : "")
+  );
 }

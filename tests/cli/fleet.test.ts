@@ -266,9 +266,9 @@ describe("fleet command (through the pulumi double)", function () {
     process.kill(-(child.pid as number), "SIGINT");
     const code = await exited;
     expect(code, stderr).to.equal(130);
-    expect(stderr).to.contain("the engine is cancelling the update gracefully");
-    expect(stderr).to.contain(
-      "fleet: the update was cancelled gracefully: nothing is left pending",
+    expect(stderr).to.contain("fleet: Ctrl-C: cancelling: nothing new starts");
+    expect(stderr.trim().split("\n").pop()).to.equal(
+      "fleet: error: cancelled: created slow; the stack config lists exactly what exists",
     );
     // The step in flight finished: the worker exists in the cloud, in state and in config.
     const droplets = await p.cloud(DROPLET);

@@ -12,7 +12,15 @@ import { expect } from "chai";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { alive, CLI, eventually, fleetProject, type FleetProject } from "../harness/project";
+import {
+  alive,
+  CLI,
+  ENGINE_BIN,
+  eventually,
+  fleetProject,
+  type FleetProject,
+  ROOT,
+} from "../harness/project";
 
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 const CREATE_MS = 8_000;
@@ -116,10 +124,12 @@ describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", fun
     expect(r.code, r.stderr).to.equal(130);
     // Graceful: the engine waited for the create it had started (it lasts CREATE_MS).
     expect(Date.now() - sent).to.be.greaterThan(1_000);
-    expect(r.stderr).to.contain("fleet: Ctrl-C: the engine is cancelling the update gracefully");
-    expect(r.stderr).to.contain(
-      "fleet: the update was cancelled gracefully: nothing is left pending",
+    expect(r.stderr).to.contain("fleet: Ctrl-C: cancelling: nothing new starts");
+    // One line says what was done and what was not, and that config lists what exists.
+    expect(r.stderr.trim().split("\n").pop()).to.equal(
+      "fleet: error: cancelled: created a; the stack config lists exactly what exists",
     );
+    expect(r.stderr).not.to.contain("fleet sync");
     expect(r.stderr).not.to.contain("terminated");
     const cp = checkpoint(p);
     expect(cp.pending_operations ?? [], "the engine left nothing pending").to.deep.equal([]);
@@ -173,5 +183,128 @@ describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", fun
     const made = (checkpoint(p).resources ?? []).filter((x) => x.type === DYNAMIC);
     workers.push(...made.map((x) => Number(x.id?.split(":")[0])));
     expect(await eventually(() => child.exitCode !== null)).to.equal(true);
+  });
+});
+
+/**
+ * Ctrl-C while fleet runs the engine commands that come before an update (`stack select`,
+ * `config set-all`, the `destroy` or `up` themselves before they start). The moment is made
+ * certain by tests/cli/delay-pulumi/bin/pulumi, which sleeps before running Pulumi's own CLI for
+ * one command and marks when it does; the terminal's SIGINT then kills that command, as it
+ * would kill `pulumi`.
+ */
+describe("fleet and Ctrl-C before the update (Pulumi's engine, a delayed command)", function () {
+  this.timeout(180_000);
+  const DELAY_BIN = path.join(ROOT, "tests", "cli", "delay-pulumi", "bin");
+  const running: ChildProcess[] = [];
+  const workers: number[] = [];
+  afterEach(() => {
+    for (const c of running.splice(0))
+      if (c.exitCode === null && c.pid) {
+        try {
+          process.kill(-c.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    for (const pid of workers.splice(0)) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  /** Runs `fleet …args`, presses Ctrl-C while `command` is delayed, and returns the outcome. */
+  async function interruptDuring(p: FleetProject, command: string, args: string[]) {
+    const mark = path.join(p.dir, "delay.mark");
+    const child = spawn(process.execPath, [CLI, "-C", p.dir, "--stack", p.stack, ...args], {
+      detached: true,
+      env: {
+        ...p.env,
+        PATH: `${DELAY_BIN}${path.delimiter}${p.env.PATH}`,
+        FLEET_TEST_REAL_PULUMI: path.join(ENGINE_BIN, "pulumi"),
+        FLEET_TEST_DELAY_CMD: command,
+        FLEET_TEST_DELAY_MARK: mark,
+        FLEET_TEST_DELAY_S: "30",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.push(child);
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const done = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    if (!(await eventually(() => fs.existsSync(mark) || child.exitCode !== null, 60_000)))
+      throw new Error(`\`${command}\` never ran:\n${stderr}`);
+    if (child.exitCode !== null) throw new Error(`fleet ended before \`${command}\`:\n${stderr}`);
+    process.kill(-(child.pid as number), "SIGINT");
+    const code = await done;
+    const lines = stderr.trim().split("\n");
+    return { code, stderr, last: lines[lines.length - 1] };
+  }
+
+  /** A stack with worker `a` running, made without any delay. */
+  function withWorker(): FleetProject {
+    const p = fleetProject();
+    const r = p.fleet("create", "a", "--json");
+    expect(r.status, r.stderr).to.equal(0);
+    workers.push(Number((JSON.parse(r.stdout) as { id: string }[])[0].id.split(":")[0]));
+    return p;
+  }
+
+  it("create, during `stack select`: exit 130, nothing changed, no update ran", async () => {
+    const p = fleetProject();
+    const r = await interruptDuring(p, "stack select", ["create", "a"]);
+    expect(r.code, r.stderr).to.equal(130);
+    expect(r.last).to.equal("fleet: error: cancelled while opening the stack: nothing was changed");
+    expect(r.stderr).not.to.contain("code: -2");
+    expect(p.updates()).to.equal(0);
+    expect(fs.existsSync(path.join(p.dir, ".fleet", "local", p.stack, "a.log"))).to.equal(false);
+  });
+
+  it("create, during `config set-all`: exit 130, the config is as it was, no update ran", async () => {
+    const p = fleetProject();
+    const r = await interruptDuring(p, "config set-all", ["create", "a", "b"]);
+    expect(r.code, r.stderr).to.equal(130);
+    expect(r.last).to.equal(
+      "fleet: error: cancelled before the update started: nothing was created, deleted or changed",
+    );
+    expect(p.configuredNames()).to.deep.equal([]);
+    expect(p.updates()).to.equal(0);
+  });
+
+  it("delete, during `config set-all`: exit 130, the worker runs on and stays in config", async () => {
+    const p = withWorker();
+    const r = await interruptDuring(p, "config set-all", ["delete", "a"]);
+    expect(r.code, r.stderr).to.equal(130);
+    expect(r.last).to.equal(
+      "fleet: error: cancelled before the update started: nothing was created, deleted or changed",
+    );
+    expect(p.configuredNames()).to.deep.equal(["a"]);
+    expect(alive(workers[0])).to.equal(true);
+    expect(p.updates()).to.equal(1);
+  });
+
+  it("sync, just before `up` starts: exit 130, nothing was created or deleted, said in one line", async () => {
+    const p = withWorker();
+    const r = await interruptDuring(p, "up", ["sync"]);
+    expect(r.code, r.stderr).to.equal(130);
+    expect(r.last).to.equal(
+      "fleet: error: cancelled: nothing was created or deleted; the stack config lists exactly what exists",
+    );
+    expect(p.updates()).to.equal(1);
+    expect(alive(workers[0])).to.equal(true);
+  });
+
+  it("delete-all, just before `destroy` starts: exit 130, every worker still runs and is listed", async () => {
+    const p = withWorker();
+    const r = await interruptDuring(p, "destroy", ["delete-all", "--yes"]);
+    expect(r.code, r.stderr).to.equal(130);
+    expect(r.last).to.equal(
+      "fleet: error: cancelled: delete-all was stopped; the stack config lists the workers that still exist",
+    );
+    expect(p.configuredNames()).to.deep.equal(["a"]);
+    expect(alive(workers[0])).to.equal(true);
   });
 });
