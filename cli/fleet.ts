@@ -537,6 +537,32 @@ export function buildProgram(
     );
 
   program
+    .command("adopt")
+    .description(
+      "resolve a create a killed engine left pending, where fleet cannot find what it made (clouds other than local): keep the object you found with its id, or --none to drop the create",
+    )
+    .argument("<worker>", "the worker (or resource) whose create is pending")
+    .argument("[id]", "the id of the object in its cloud, named after the worker")
+    .option("--none", "the create made nothing: drop it")
+    .action((worker: string, id: string | undefined, o: { none?: boolean }, cmd: Command) =>
+      run(async (opts, ctx) => {
+        if ((id === undefined) === !o.none)
+          throw new UsageError(
+            `adopt ${worker}: give either the id of what the create made, or --none when it made nothing`,
+          );
+        const c = await ctx();
+        await c.resolvePendingCreate(worker, o.none ? undefined : id);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ worker, id: id ?? null })}\n`);
+        else if (!opts.quiet)
+          stderr(
+            id !== undefined
+              ? `kept ${worker} (id ${id}) in the state; \`fleet sync\` fills in the rest`
+              : `dropped the pending create of ${worker}`,
+          );
+      }, cmd),
+    );
+
+  program
     .command("sync")
     .description(
       "run an update with the stack config as it is (converge after a failure or a hand edit)",
@@ -612,10 +638,8 @@ function interrupts(controller: AbortController): { readonly count: number; stop
 function afterInterrupt(count: number, opts: GlobalOptions): string | undefined {
   if (count < 2) return undefined;
   return (
-    "fleet: the update was terminated: operations that were running may be left pending in the state, " +
-    "or resources may exist that the state does not list; in " +
-    `${opts.cwd} run \`eval "$(fleet env)" && pulumi refresh --clear-pending-creates --stack ${opts.stack}\`, ` +
-    "then `fleet sync`"
+    "fleet: the update was terminated: creates that were running are left pending in the state, and what they made may run unknown to it; " +
+    `\`fleet sync\`${opts.cwd === process.cwd() ? "" : ` -C ${opts.cwd}`}${opts.stack === "dev" ? "" : ` --stack ${opts.stack}`} keeps what they made (the engine's refresh --import-pending-creates) or names what it cannot find, then converges`
   );
 }
 

@@ -30,6 +30,7 @@ import {
   type ConfigValue,
   type FleetStack,
   type OperationOptions,
+  type PendingCreate,
   StackBusyError,
   type StateResource,
   UpdateFailedError,
@@ -404,6 +405,53 @@ class AutomationStack implements FleetStack {
     }
   }
 
+  private lastPending: PendingCreate[] = [];
+
+  async pendingCreates(): Promise<PendingCreate[]> {
+    await this.resources();
+    return this.lastPending;
+  }
+
+  /**
+   * Resolves pending creates by editing the checkpoint: `stack export`, each imported pending
+   * create becomes a resource with its id (its inputs as the engine recorded them, no outputs:
+   * the provider's next diff and update fill them in), each dropped one leaves, `stack import`.
+   * Not the engine's `pulumi refresh --import-pending-creates`: in v3.276.0 that only marks the
+   * operation "importing", and the refresh then drops it without making a resource
+   * (pkg/backend/snapshot.go and journal.go carry over only "creating" operations; nothing in
+   * pkg/resource/deploy consumes "importing" ones), so the worker would be abandoned.
+   */
+  async resolvePendingCreates(
+    imports: readonly [string, string][],
+    drop: readonly string[],
+  ): Promise<void> {
+    try {
+      const state = (await this.stack.exportStack()) as {
+        deployment?: {
+          resources?: Record<string, unknown>[];
+          pending_operations?: RawPending[];
+        };
+      };
+      const deployment = state.deployment;
+      if (!deployment) return;
+      const ids = new Map(imports);
+      const dropped = new Set(drop);
+      const kept: RawPending[] = [];
+      for (const op of deployment.pending_operations ?? []) {
+        const id = op.type === "creating" ? ids.get(op.resource.urn) : undefined;
+        if (id !== undefined) {
+          const inputs = op.resource.inputs ?? {};
+          const outputs = "__provider" in inputs ? { __provider: inputs.__provider } : {};
+          (deployment.resources ??= []).push({ ...op.resource, id, outputs });
+        } else if (!(op.type === "creating" && dropped.has(op.resource.urn))) kept.push(op);
+      }
+      deployment.pending_operations = kept;
+      await this.stack.importStack(state as Parameters<Stack["importStack"]>[0]);
+    } catch (e) {
+      throw translate(e, this.cancel);
+    }
+  }
+
   /** Inline programs need their provider plugins installed explicitly, once per process. */
   private async ensurePlugins(): Promise<void> {
     const config = await this.stack.getAllConfig();
@@ -485,6 +533,16 @@ class AutomationStack implements FleetStack {
     } catch (e) {
       throw translate(e, this.cancel);
     }
+    this.lastPending = (
+      (exported.deployment as { pending_operations?: RawPending[] } | undefined)
+        ?.pending_operations ?? []
+    )
+      .filter((o) => o.type === "creating" && o.resource?.urn)
+      .map((o) => ({
+        urn: o.resource.urn,
+        type: o.resource.type,
+        inputs: o.resource.inputs ?? {},
+      }));
     return (exported.deployment?.resources ?? []).map((r) => ({
       urn: r.urn,
       type: r.type,
@@ -492,6 +550,12 @@ class AutomationStack implements FleetStack {
       parent: r.parent,
     }));
   }
+}
+
+/** A pending operation as `stack export` writes it (apitype.OperationV2). */
+interface RawPending {
+  type: string;
+  resource: { urn: string; type: string; inputs?: Record<string, unknown> };
 }
 
 function plain(outputs: Record<string, { value: unknown }>): Record<string, unknown> {

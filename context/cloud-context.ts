@@ -27,7 +27,12 @@ import { type CloudName, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
 import { CLOUDS, capacityErrorOf, descriptor } from "../strategies/registry";
 import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
-import { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
+import {
+  PendingCreatesError,
+  WorkerExistsError,
+  WorkerNotFoundError,
+  WorkersFailedError,
+} from "./errors";
 import { FailoverPlan, needsAnotherRound } from "./failover";
 import {
   FailureCollector,
@@ -51,6 +56,7 @@ import { type RetryOptions, retryBusy } from "./retry";
 import { existingWorkers, parseWorkersOutput } from "./state";
 import {
   CancelledError,
+  type PendingCreate,
   type ConfigValue,
   type EngineEvent,
   type FleetStack,
@@ -304,6 +310,45 @@ export class CloudContext {
     return this.enqueue({ kind: "sync", done: deferred<Worker[]>() });
   }
 
+  /**
+   * Resolves by hand a worker's create that a killed engine left pending, where fleet could not
+   * find what it made (clouds other than local: fleet calls no cloud API). With `id` (the
+   * object you found in the cloud, named after the worker), the worker is kept in the state
+   * with that id; with `undefined`, the create made nothing and the pending create is dropped.
+   * Runs under fleet's lock; the next update (`sync`) fills in the worker's outputs.
+   */
+  async resolvePendingCreate(worker: string, id: string | undefined): Promise<void> {
+    await this.idle();
+    await withLock(
+      this.lockFile,
+      async () => {
+        const pending = await this.stack.pendingCreates();
+        // A worker by its name, or any other resource (a firewall, a key pair) by its own.
+        const op = pending.find((p) => {
+          const name = urnName(p.urn);
+          return (
+            name === worker ||
+            CLOUDS.some((c) => descriptor(c).workerType === p.type && name === `${c}-${worker}`)
+          );
+        });
+        if (!op) {
+          const names = pending.map((p) => urnName(p.urn));
+          throw new FleetConfigError(
+            "worker",
+            worker,
+            names.length
+              ? `the pending creates are: ${names.join(", ")}`
+              : "no create is pending in the stack",
+            "no pending create for worker:",
+          );
+        }
+        if (id !== undefined) await this.stack.resolvePendingCreates([[op.urn, id]], []);
+        else await this.stack.resolvePendingCreates([], [op.urn]);
+      },
+      this.options.lock,
+    );
+  }
+
   /** Waits until every queued operation has finished. */
   idle(): Promise<void> {
     return this.queue.idle();
@@ -331,6 +376,7 @@ export class CloudContext {
 
     let before: Record<string, ConfigValue>;
     try {
+      await this.adoptPendingCreates();
       before = await this.stack.getAllConfig();
     } catch (e) {
       throw e instanceof CancelledError ? new CancelledError(NOTHING_CHANGED) : e;
@@ -644,16 +690,78 @@ export class CloudContext {
     });
   }
 
+  /**
+   * Before an update: the creates a killed engine left pending in the checkpoint (the process
+   * or VM may exist, with no id in the state). For each, the cloud's `findPendingCreate` (the
+   * local cloud: the worker's identity file and its process) says what the create made; what
+   * exists is imported into the state (kept, never abandoned: `--clear-pending-creates` would
+   * leave a running worker no state knows), and creates that made nothing are dropped.
+   * Anything fleet cannot find is a PendingCreatesError naming each create and the commands.
+   */
+  private async adoptPendingCreates(): Promise<void> {
+    let pending: PendingCreate[];
+    try {
+      pending = await this.stack.pendingCreates();
+    } catch (e) {
+      if (e instanceof CancelledError) throw e;
+      return; // state unreadable: the update itself reports that
+    }
+    if (!pending.length) return;
+    const imports: [string, string][] = [];
+    const kept: string[] = [];
+    const unresolved: { urn: string; name: string; type: string }[] = [];
+    const absent: string[] = [];
+    for (const op of pending) {
+      const name = urnName(op.urn);
+      const cloud = CLOUDS.find(
+        (c) => descriptor(c).workerType === op.type && name.startsWith(`${c}-`),
+      );
+      const find = cloud ? descriptor(cloud).findPendingCreate : undefined;
+      const found = find ? await find(op.inputs) : undefined;
+      if (found === undefined)
+        unresolved.push({
+          urn: op.urn,
+          name: cloud ? name.slice(cloud.length + 1) : name,
+          type: op.type,
+        });
+      else if (found === "absent") absent.push(op.urn);
+      else {
+        imports.push([op.urn, found.id]);
+        kept.push(cloud ? name.slice(cloud.length + 1) : name);
+      }
+    }
+    if (imports.length || absent.length) {
+      await this.stack.resolvePendingCreates(imports, absent);
+      this.options.onMessage?.(
+        `a stopped update had left ${pending.length} create(s) pending: ` +
+          (kept.length ? `kept ${kept.join(", ")} (running, now in the state)` : "") +
+          (kept.length && absent.length ? "; " : "") +
+          (absent.length ? `dropped ${absent.length} that had made nothing` : ""),
+      );
+    }
+    if (unresolved.length) throw new PendingCreatesError(this.stack.name, unresolved);
+  }
+
   /** The workers in state now; undefined when the state cannot be read. */
   private async existingNow(): Promise<Set<string> | undefined> {
     try {
-      return existingWorkers(await this.stack.resources(), CLOUDS);
+      const resources = await this.stack.resources();
+      // A create a terminated engine left pending may have made its worker: it stays in the
+      // config (the next update adopts or names it), so it is never silently abandoned.
+      const pending = (await this.stack.pendingCreates()).map((p) => ({
+        urn: p.urn,
+        type: p.type,
+        id: "(pending create)",
+      }));
+      return existingWorkers([...resources, ...pending], CLOUDS);
     } catch {
       return undefined;
     }
   }
 
   private async runDestroy(m: Extract<Mutation, { kind: "destroy" }>): Promise<void> {
+    // What a killed engine created is adopted first, so delete-all deletes it too.
+    await this.adoptPendingCreates();
     const config = await this.stack.getAllConfig();
     const current = this.parse(config, {});
     this.checkCredentialsFor(current.clouds, config);

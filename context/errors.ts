@@ -45,3 +45,24 @@ export class WorkersFailedError extends Error {
     this.failed = failed;
   }
 }
+
+/**
+ * A killed engine left creates pending that fleet cannot resolve by itself (it calls no cloud
+ * API): the objects may exist in their cloud, unknown to the state, and keep costing money.
+ * The message says, per create, how to keep it or drop it with the engine's own refresh.
+ */
+export class PendingCreatesError extends Error {
+  /** @param pending each create: its URN, its name (the worker's, else the resource's), its type */
+  constructor(stack: string, pending: readonly { urn: string; name: string; type: string }[]) {
+    const list = pending.map((p) => `${p.name} (${p.type})`).join(", ");
+    const workers = pending.map((p) => p.name);
+    super(
+      `the last update was stopped while creating ${list}: each may exist in its cloud without being in the state (and cost money). ` +
+        `Look for it by its name; if it exists, keep it with \`fleet --stack ${stack} adopt ${workers[0]} <its id>\`, ` +
+        `if not, drop the pending create with \`fleet --stack ${stack} adopt ${workers[0]} --none\`` +
+        (workers.length > 1 ? ` (and the same for ${workers.slice(1).join(", ")})` : "") +
+        "; then run the command again",
+    );
+    this.name = "PendingCreatesError";
+  }
+}

@@ -37,6 +37,14 @@ export interface StateResource {
   parent?: string;
 }
 
+/** A create the engine started and never finished (it was killed): in the checkpoint without an id. */
+export interface PendingCreate {
+  urn: string;
+  type: string;
+  /** The inputs the create was given. */
+  inputs: Record<string, unknown>;
+}
+
 /** What CloudContext needs from a stack, and nothing more. */
 export interface FleetStack {
   /** The stack name. */
@@ -55,6 +63,17 @@ export interface FleetStack {
   outputs(): Promise<Record<string, unknown>>;
   /** The resources now in the stack's state. */
   resources(): Promise<StateResource[]>;
+  /** The creates a killed engine left pending in the checkpoint. */
+  pendingCreates(): Promise<PendingCreate[]>;
+  /**
+   * Resolves pending creates: each of `imports` ([URN, id]) becomes a resource with that id
+   * (what the create made, kept), each URN of `drop` leaves (the create made nothing); others
+   * stay pending.
+   */
+  resolvePendingCreates(
+    imports: readonly [string, string][],
+    drop: readonly string[],
+  ): Promise<void>;
 }
 
 /** The stack is locked by another update (Pulumi's ConcurrentUpdateError). */

@@ -161,6 +161,51 @@ export interface StartedWorker extends ProcessIdentity {
   logFile: string;
 }
 
+/**
+ * The identity file of a worker: `<stateDir>/<workerName>.id`, holding its id (`<pid>:<start
+ * time>`), written as soon as the process exists, before its create returns. When the engine is
+ * killed mid-create the checkpoint keeps only a pending create, without an id; this file is how
+ * fleet finds the process that create started (`pendingWorkerId`).
+ */
+export function idFileOf(stateDir: string, workerName: string): string {
+  return path.join(stateDir, `${workerName}.id`);
+}
+
+/**
+ * What a pending create of a local worker (its inputs, from the checkpoint) left behind: the id
+ * of its process when that process runs, "absent" when it never started or is gone (then
+ * nothing is left to keep, and the pending create can be dropped).
+ */
+export function pendingWorkerId(inputs: {
+  stateDir?: unknown;
+  workerName?: unknown;
+}): { id: string } | "absent" {
+  if (typeof inputs.stateDir !== "string" || typeof inputs.workerName !== "string") return "absent";
+  let id: string;
+  try {
+    id = fs.readFileSync(idFileOf(inputs.stateDir, inputs.workerName), "utf8").trim();
+  } catch {
+    return "absent";
+  }
+  try {
+    return isRunning(parseId(id)) ? { id } : "absent";
+  } catch {
+    return "absent";
+  }
+}
+
+/**
+ * When an adopted worker (see `pendingWorkerId`) was created: its identity file is written the
+ * moment its process exists, so that file's modification time, ISO-8601 UTC; now if it is gone.
+ */
+export function adoptedCreatedAt(stateDir: string, workerName: string): string {
+  try {
+    return fs.statSync(idFileOf(stateDir, workerName)).mtime.toISOString();
+  } catch {
+    return new Date().toISOString();
+  }
+}
+
 /** The log file of a worker: `<stateDir>/<workerName>.log`. */
 export function logFileOf(stateDir: string, workerName: string): string {
   return path.join(stateDir, `${workerName}.log`);
@@ -215,7 +260,14 @@ export async function startWorker(options: StartOptions): Promise<StartedWorker>
   }
 
   try {
-    return await watchStartup(child, { workerName, command, what, logFile, startupCheckMs });
+    return await watchStartup(child, {
+      workerName,
+      command,
+      what,
+      logFile,
+      idFile: idFileOf(stateDir, workerName),
+      startupCheckMs,
+    });
   } catch (e) {
     // Create is transactional: a worker that failed to start properly must not keep running.
     if (child.pid !== undefined) {
@@ -243,10 +295,21 @@ export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  */
 async function watchStartup(
   child: childProcess.ChildProcess,
-  o: { workerName: string; command: string; what: string; logFile: string; startupCheckMs: number },
+  o: {
+    workerName: string;
+    command: string;
+    what: string;
+    logFile: string;
+    idFile: string;
+    startupCheckMs: number;
+  },
 ): Promise<StartedWorker> {
   // Read the start time first thing: the PID exists (at worst as a zombie) until it is reaped.
   const startTime = child.pid === undefined ? undefined : readProcessInfo(child.pid)?.startTime;
+  // Record the identity before the startup check: an engine killed from here on leaves a
+  // process that only this file connects to its pending create.
+  if (child.pid !== undefined && startTime)
+    fs.writeFileSync(o.idFile, `${formatId({ pid: child.pid, startTime })}\n`);
   const outcome = await new Promise<
     | { kind: "error"; error: Error }
     | { kind: "exit"; code: number | null; signal: string | null }

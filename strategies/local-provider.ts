@@ -7,7 +7,15 @@
  * nothing but the small process module.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_GRACE_MS, isRunning, parseId, startWorker, stopWorker } from "./local-process";
+import {
+  DEFAULT_GRACE_MS,
+  adoptedCreatedAt,
+  isRunning,
+  logFileOf,
+  parseId,
+  startWorker,
+  stopWorker,
+} from "./local-process";
 
 /** The inputs of one local worker resource. */
 export interface LocalWorkerInputs {
@@ -78,6 +86,10 @@ export const localWorkerProvider: pulumi.dynamic.ResourceProvider<
   },
 
   async diff(_id, olds, news) {
+    // Adopted: a create a killed engine left pending, imported by `pulumi refresh
+    // --import-pending-creates` (fleet does that before its next update). Its state holds only
+    // the id, so the update fills in the outputs; the process is kept, never replaced.
+    if (olds.workerName === undefined) return { changes: true };
     const replaces = REPLACE_ON.filter((k) => olds[k] !== news[k]);
     if (replaces.length)
       return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
@@ -85,7 +97,21 @@ export const localWorkerProvider: pulumi.dynamic.ResourceProvider<
     return { changes: (olds.graceMs ?? DEFAULT_GRACE_MS) !== (news.graceMs ?? DEFAULT_GRACE_MS) };
   },
 
-  async update(_id, olds, news) {
+  async update(id, olds, news) {
+    if (olds.workerName === undefined) {
+      const identity = parseId(id);
+      return {
+        outs: {
+          ...news,
+          graceMs: news.graceMs ?? DEFAULT_GRACE_MS,
+          pid: identity.pid,
+          startTime: identity.startTime,
+          createdAt: adoptedCreatedAt(news.stateDir, news.workerName),
+          status: "running",
+          logFile: logFileOf(news.stateDir, news.workerName),
+        },
+      };
+    }
     return { outs: { ...olds, graceMs: news.graceMs } };
   },
 

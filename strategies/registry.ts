@@ -51,6 +51,13 @@ export interface CloudDescriptor extends CloudRules {
   workerType: string;
   /** Loads the strategy class (and its provider SDK) on first use. */
   load(): Promise<StrategyClass>;
+  /**
+   * Optional. For a worker whose create the engine left pending (killed mid-create: the
+   * checkpoint holds the inputs but no id), what the create left behind: `{ id }` of the object
+   * it made, or "absent" when it made none that still exists. Clouds without it (fleet does not
+   * call cloud APIs) leave the pending create to the user, with the command to resolve it.
+   */
+  findPendingCreate?(inputs: Record<string, unknown>): Promise<{ id: string } | "absent">;
 }
 
 export const REGISTRY = {
@@ -141,6 +148,8 @@ export const REGISTRY = {
     extraKeys: ["localCommand"],
     workerType: "pulumi-nodejs:dynamic:Resource",
     load: async () => (await import("./local")).LocalStrategy,
+    findPendingCreate: async (inputs: Record<string, unknown>) =>
+      (await import("./local-process")).pendingWorkerId(inputs),
   },
 } as const satisfies Record<RuledCloud, CloudDescriptor>;
 

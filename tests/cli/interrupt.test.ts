@@ -140,7 +140,7 @@ describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", fun
     expect(alive(pid), "the worker whose create finished runs").to.equal(true);
   });
 
-  it("a second Ctrl-C terminates the engine at once: the create is left pending and fleet says what to run", async () => {
+  it("a second Ctrl-C terminates the engine at once: the create is left pending; fleet sync, as advised, keeps its worker (0 orphans)", async () => {
     const p = fleetProject();
     const { child, done } = await fleetCreating(p);
     running.push(child);
@@ -151,18 +151,71 @@ describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", fun
     expect(r.code, r.stderr).to.equal(130);
     expect(r.stderr).to.contain("fleet: Ctrl-C again: the engine terminates at once");
     expect(r.stderr).to.contain(
-      "the update was terminated: operations that were running may be left pending",
+      "fleet: the update was terminated: creates that were running are left pending in the state",
     );
-    expect(r.stderr).to.contain("pulumi refresh --clear-pending-creates --stack dev");
+    expect(r.stderr).to.contain("`fleet sync` -C").and.not.contain("--clear-pending-creates");
     // The engine wrote the create as pending before calling the provider and never finished it
     // (pkg/backend/snapshot.go: pending operations are written before the step runs).
     const pending = checkpoint(p).pending_operations ?? [];
     expect(pending.map((o) => [o.type, o.resource.urn.split("::").pop()])).to.deep.equal([
       ["creating", "local-a"],
     ]);
-    // The worker process the provider had started outlives the terminated engine: an orphan,
-    // which this test stops (what fleet advises about it is the next issue's).
-    workers.push(...workersLoggingTo(path.join(p.dir, ".fleet", "local", p.stack, "a.log")));
+    // The worker process the provider had started outlives the terminated engine.
+    const orphans = workersLoggingTo(path.join(p.dir, ".fleet", "local", p.stack, "a.log"));
+    expect(orphans, "the terminated create's process runs").to.have.length(1);
+    workers.push(...orphans);
+    // Following fleet's advice keeps it: `fleet sync` imports it into the state (the engine's
+    // refresh --import-pending-creates with the id fleet found), then converges.
+    const sync = p.fleet("sync", "--json");
+    expect(sync.status, sync.stderr).to.equal(0);
+    expect(sync.stderr).to.contain("kept a (running, now in the state)");
+    const cp = checkpoint(p);
+    expect(cp.pending_operations ?? []).to.deep.equal([]);
+    const made = (cp.resources ?? []).filter((x) => x.type === DYNAMIC);
+    expect(
+      made.map((x) => Number(x.id?.split(":")[0])),
+      `orphans: 0\n${sync.stderr}\n${JSON.stringify(made)}`,
+    ).to.deep.equal(orphans);
+    expect((JSON.parse(sync.stdout) as { name: string }[]).map((w) => w.name)).to.deep.equal(["a"]);
+    // And delete-all stops it: nothing of the terminated create is left running.
+    expect(p.fleet("delete-all", "--yes").status).to.equal(0);
+    expect(await eventually(() => !alive(orphans[0]))).to.equal(true);
+  });
+
+  it("after a terminate, `fleet adopt` resolves the pending create by hand: keep it with its id, or --none drops it", async () => {
+    const p = fleetProject();
+    const { child, done } = await fleetCreating(p);
+    running.push(child);
+    process.kill(-(child.pid as number), "SIGINT");
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(-(child.pid as number), "SIGINT");
+    expect((await done).code).to.equal(130);
+    const orphans = workersLoggingTo(path.join(p.dir, ".fleet", "local", p.stack, "a.log"));
+    workers.push(...orphans);
+    const id = fs.readFileSync(path.join(p.dir, ".fleet", "local", p.stack, "a.id"), "utf8").trim();
+    expect(Number(id.split(":")[0])).to.equal(orphans[0]);
+
+    const usage = p.fleet("adopt", "a");
+    expect(usage.status).to.equal(2);
+    const wrong = p.fleet("adopt", "zz", id);
+    expect(wrong.status).to.equal(1);
+    expect(wrong.stderr.trim()).to.equal(
+      'fleet: error: worker: no pending create for worker: got "zz"; the pending creates are: local-a',
+    );
+    const kept = p.fleet("adopt", "a", id);
+    expect(kept.status, kept.stderr).to.equal(0);
+    expect(kept.stderr).to.contain(`kept a (id ${id}) in the state`);
+    expect(checkpoint(p).pending_operations ?? []).to.deep.equal([]);
+    const sync = p.fleet("sync", "--json");
+    expect(sync.status, sync.stderr).to.equal(0);
+    const listed = JSON.parse(sync.stdout) as { name: string; id: string; createdAt: string }[];
+    expect(listed.map((w) => [w.name, w.id])).to.deep.equal([["a", id]]);
+    expect(Date.parse(listed[0].createdAt)).to.be.greaterThan(Date.now() - 600_000);
+    expect(alive(orphans[0]), "kept, not replaced").to.equal(true);
+    const none = p.fleet("adopt", "a", "--none");
+    expect(none.status).to.equal(1);
+    expect(none.stderr).to.contain("no create is pending in the stack");
+    expect(p.fleet("delete-all", "--yes").status).to.equal(0);
   });
 
   it("fleet never signals the engine itself: a SIGINT to fleet alone reaches no engine; the engine's own ends it", async () => {

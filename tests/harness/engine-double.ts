@@ -26,6 +26,7 @@ import {
   type EngineEvent,
   type FleetStack,
   type OperationOptions,
+  type PendingCreate,
   StackBusyError,
   type StateResource,
   UpdateFailedError,
@@ -192,6 +193,15 @@ export class EngineDouble implements FleetStack {
 
   async resources(): Promise<StateResource[]> {
     return this.state().resources.map((r) => ({ urn: r.urn, type: r.type, id: r.id }));
+  }
+
+  /** The in-process double is never killed mid-create: it leaves nothing pending. */
+  async pendingCreates(): Promise<PendingCreate[]> {
+    return [];
+  }
+
+  async resolvePendingCreates(): Promise<void> {
+    throw new Error("the in-process double leaves no pending creates to resolve");
   }
 
   async up(options: OperationOptions = {}): Promise<Record<string, unknown>> {
