@@ -101,10 +101,14 @@ function progressReporter(opts: GlobalOptions): {
   };
 }
 
+/** The commands that may start a stack that does not exist yet; the others refuse its name. */
+const STARTS_A_STACK: ReadonlySet<string> = new Set(["create", "use"]);
+
 async function openContext(
   opts: GlobalOptions,
   signal: AbortSignal,
   onProgress: (p: Progress) => void,
+  createStack: boolean,
 ): Promise<CloudContext> {
   const { CloudContext } = await import("../context/cloud-context");
   const common = { onProgress, signal, onMessage: (m: string) => !opts.quiet && stderr(m) };
@@ -115,6 +119,7 @@ async function openContext(
     workDir: opts.cwd,
     stackName: opts.stack,
     installPulumi: opts.installPulumi,
+    createStack,
   });
 }
 
@@ -323,12 +328,8 @@ async function updateCommand(opts: GlobalOptions, only?: CloudName, dir?: string
     throw new Error(`prices not updated for ${failed.map((f) => f.cloud).join(", ")} (see above)`);
 }
 
+/** Asks on the terminal (the caller checks there is one). */
 async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) {
-    throw new UsageError(
-      "refusing to delete every worker without --yes (there is no terminal to ask)",
-    );
-  }
   const readline = await import("node:readline/promises");
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -353,7 +354,11 @@ export function buildProgram(
     .description(
       "Multi-cloud worker orchestration on Pulumi: create, list and delete worker VMs on any cloud.",
     )
-    .option("-s, --stack <name>", "the stack to use", process.env.FLEET_STACK ?? "dev")
+    .option(
+      "-s, --stack <name>",
+      "the stack to use (create and use start it if it does not exist; the other commands refuse a name that does not exist)",
+      process.env.FLEET_STACK ?? "dev",
+    )
     .option("-C, --cwd <dir>", "the fleet project directory", process.cwd())
     .option("--json", "machine-readable output on stdout")
     .option("-q, --quiet", "no progress output")
@@ -415,11 +420,15 @@ export function buildProgram(
     .option("-y, --yes", "do not ask for confirmation")
     .action((o: { yes?: boolean }, cmd: Command) =>
       run(async (opts, ctx, rep) => {
-        if (!o.yes && !(await confirm(`Delete every worker of stack "${opts.stack}"?`))) {
+        if (!o.yes && !process.stdin.isTTY)
+          throw new UsageError(
+            "refusing to delete every worker without --yes (there is no terminal to ask)",
+          );
+        const c = await ctx(); // a stack that does not exist is refused before anything is asked
+        if (!o.yes && !(await confirm(`Delete every worker of stack "${c.stackName}"?`))) {
           stderr("nothing deleted");
           return;
         }
-        const c = await ctx();
         rep.start("deleting all workers…");
         await c.deleteAllWorkers();
         rep.stop();
@@ -557,7 +566,8 @@ export function buildProgram(
       "print the environment that makes plain `pulumi up` use fleet's backend and passphrase",
     )
     .action((_o: unknown, cmd: Command) =>
-      run(async (opts) => {
+      run(async (opts, ctx) => {
+        await ctx(); // selects the stack for plain `pulumi`; a name that does not exist is refused
         const { engineEnvironment } = await import("../context/automation");
         const env = engineEnvironment(opts.cwd);
         delete env.PULUMI_SKIP_UPDATE_CHECK;
@@ -632,14 +642,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { validateStackName } = await import("../config/rules");
       validateStackName("--stack", opts.stack);
       const ctx = async () =>
-        (opened ??= await openContext(opts, controller.signal, reporter.onProgress));
+        (opened ??= await openContext(
+          opts,
+          controller.signal,
+          reporter.onProgress,
+          STARTS_A_STACK.has(cmd.name()),
+        ));
       await fn(opts, ctx, reporter);
     } catch (e) {
       reporter.stop();
       code = reportError(e, controller.signal.aborted);
       if (interrupted.count) stderr(afterInterrupt(interrupted.count, opts));
     }
-    if (opened && cmd.name() !== "reap") await warnExpired(opened);
+    if (opened && !["reap", "env"].includes(cmd.name())) await warnExpired(opened);
   });
 
   try {

@@ -59,7 +59,12 @@ import {
 } from "./stack";
 
 // The module's public surface from before it was split by concern.
-export { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
+export {
+  NoSuchStackError,
+  WorkerExistsError,
+  WorkerNotFoundError,
+  WorkersFailedError,
+} from "./errors";
 export type { RetryOptions } from "./retry";
 export { existingWorkers, parseWorkersOutput } from "./state";
 export { truthfulEntries } from "./recovery";
@@ -140,7 +145,8 @@ export class CloudContext {
 
   /**
    * Opens the stack of the project in `workDir` through the Automation API (selecting it, or
-   * creating it when it does not exist) and returns a context for it.
+   * starting it when it does not exist, or, with `createStack: false`, rejecting with
+   * `NoSuchStackError` naming the project's stacks) and returns a context for it.
    */
   static async open(
     options: { workDir?: string; stackName?: string } & Partial<

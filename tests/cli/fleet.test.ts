@@ -359,6 +359,70 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
     expect(p.configuredNames()).to.deep.equal([]);
   });
 
+  it("a --stack that does not exist: list, delete, delete-all, cost, reap, sync and env refuse it naming the stacks and write nothing; create and use say they start it", () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const made = run(["create", "a", "--json"]);
+    expect(made.code, made.stderr).to.equal(0);
+    started.push(...(JSON.parse(made.stdout) as { id: string }[]).map((w) => pidOf(w.id)));
+    // Everything a stack lives in: the backend, the stack config files, the selected stack.
+    const written = () =>
+      [
+        path.join(p.dir, "state"),
+        path.join(p.dir, ".fleet"),
+        path.join(p.dir, "home", "workspaces"),
+      ]
+        .flatMap((d) =>
+          fs.existsSync(d) ? fs.readdirSync(d, { recursive: true, encoding: "utf8" }) : [],
+        )
+        .map(String)
+        .sort();
+    const selected = () => {
+      const dir = path.join(p.dir, "home", "workspaces");
+      return fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
+    };
+    const before = { files: written(), selected: selected() };
+    expect(before.selected.join()).to.contain('"organization/fleet/dev"');
+    for (const args of [
+      ["list"],
+      ["delete", "a"],
+      ["delete-all", "--yes"],
+      ["cost"],
+      ["reap"],
+      ["sync"],
+      ["env"],
+    ]) {
+      const r = run(["--stack", "nosuch", ...args]);
+      expect(r.code, `${args[0]}: ${r.stderr}`).to.equal(1);
+      expect(r.stderr, args[0]).to.equal(
+        `fleet: error: stack: no such stack: got "nosuch"; this project's stacks: dev\n`,
+      );
+      expect(r.stdout, args[0]).to.equal("");
+    }
+    expect(written(), "no state, no stack config file").to.deep.equal(before.files);
+    expect(selected(), "the selected stack is still dev").to.deep.equal(before.selected);
+
+    const other = run(["--stack", "other", "create", "b", "--json"]);
+    expect(other.code, other.stderr).to.equal(0);
+    started.push(...(JSON.parse(other.stdout) as { id: string }[]).map((w) => pidOf(w.id)));
+    expect(other.stderr.split("\n")[0]).to.equal(
+      'starting a new stack "other" (this project\'s stacks: dev)',
+    );
+    const use = run(["--stack", "third", "use", "local"]);
+    expect(use.code, use.stderr).to.equal(0);
+    expect(use.stderr.split("\n")[0]).to.equal(
+      'starting a new stack "third" (this project\'s stacks: dev, other)',
+    );
+    // A stack that exists opens as before, without a word about starting it.
+    const listed = run(["--stack", "other", "list", "--json"]);
+    expect(listed.code, listed.stderr).to.equal(0);
+    expect(listed.stderr).to.equal("");
+    expect((JSON.parse(listed.stdout) as { name: string }[]).map((w) => w.name)).to.deep.equal([
+      "b",
+    ]);
+    for (const stack of ["dev", "other"])
+      expect(run(["--stack", stack, "delete-all", "--yes"]).code, stack).to.equal(0);
+  });
+
   it("shows per-worker progress; errors are one line with exit 1, usage errors exit 2, and none of them runs an update", () => {
     const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
     const r = run(["create", "p1"]);
