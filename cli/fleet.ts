@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { maskCredentials } from "../config/errors";
+import { CLOUDS, MAX_COUNT } from "../config/rules";
 import type { CloudContext } from "../context/cloud-context";
 import type { Progress } from "../context/events";
 import type { FleetCost } from "../config/prices";
@@ -27,12 +28,29 @@ interface GlobalOptions {
 
 class UsageError extends Error {}
 
+/** `--count`: a whole number from 1 to MAX_COUNT, refused (exit 2) before anything runs. */
 function parseCount(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`expected a whole number of at least 1, got "${value}"`);
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1 || n > MAX_COUNT) {
+    throw new InvalidArgumentError(
+      `expected a whole number from 1 to ${MAX_COUNT.toLocaleString("en-US")}, got "${value}"`,
+    );
   }
   return n;
+}
+
+/**
+ * A usage error from commander (`error: unknown command 'x'`, sometimes with a `(Did you
+ * mean …?)` line) as one line in fleet's form, `fleet: error: …`, with where to find the usage.
+ */
+export function usageErrorLine(text: string): string {
+  const message = text
+    .replace(/^error: /, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(" ");
+  return `fleet: error: ${maskCredentials(message)} (fleet --help shows the usage)\n`;
 }
 
 /** Loads a module on first use, so `fleet --help` pays only for what it shows. */
@@ -366,18 +384,27 @@ export function buildProgram(
       "--install-pulumi",
       "install the pinned Pulumi CLI if it is missing (or FLEET_INSTALL_PULUMI=1)",
     )
-    .showHelpAfterError("(run with --help for usage)")
-    // Commander repeats a bad argument in its error: never a credential pasted by mistake.
-    .configureOutput({ outputError: (text, write) => write(maskCredentials(text)) })
+    // One line, as every other error; commander repeats a bad argument in its error: never a
+    // credential pasted by mistake.
+    .configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) })
     .exitOverride();
 
   program
     .command("create")
-    .description("create workers: the names given, or --count random ones (default 1)")
+    .description(
+      `create workers: the names given, or --count random ones (1 to ${MAX_COUNT.toLocaleString("en-US")}; default 1)`,
+    )
     .argument("[names...]", "worker names (letters, digits, - and .)")
-    .option("-n, --count <n>", "create this many workers with random names", parseCount)
+    .option(
+      "-n, --count <n>",
+      `create this many workers with random names (1 to ${MAX_COUNT.toLocaleString("en-US")})`,
+      parseCount,
+    )
     .addOption(
-      new Option("--cloud <cloud>", "put them in this cloud instead of the stack's default"),
+      new Option(
+        "--cloud <cloud>",
+        `put them in this cloud instead of the stack's default: ${CLOUDS.join(", ")}`,
+      ),
     )
     .option(
       "--ttl <duration>",
@@ -533,7 +560,7 @@ export function buildProgram(
     .description(
       "switch the stack's default cloud; workers without their own cloud move (new ones first)",
     )
-    .argument("<cloud>", "the cloud to use")
+    .argument("<cloud>", `the cloud to use: ${CLOUDS.join(", ")}`)
     .action((cloud: string, _o: unknown, cmd: Command) =>
       run(async (opts, ctx, rep) => {
         await validateFirst([], cloud);
@@ -690,7 +717,7 @@ async function warnExpired(c: CloudContext): Promise<void> {
 
 function reportError(e: unknown, aborted: boolean): number {
   if (e instanceof UsageError) {
-    stderr(`fleet: ${maskCredentials(e.message)}`);
+    stderr(`fleet: error: ${maskCredentials(e.message)}`);
     return EXIT.usage;
   }
   const err = e instanceof Error ? e : new Error(String(e));

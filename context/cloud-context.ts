@@ -23,7 +23,7 @@ import {
   entryName,
   parseWorkerEntry,
 } from "../config/fleet-config";
-import { type CloudName, parseCloud, randomWorkerName } from "../config/rules";
+import { type CloudName, MAX_COUNT, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
 import { CLOUDS, capacityErrorOf, descriptor } from "../strategies/registry";
 import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
@@ -69,8 +69,7 @@ export type { RetryOptions } from "./retry";
 export { existingWorkers, parseWorkersOutput } from "./state";
 export { truthfulEntries } from "./recovery";
 
-/** The most workers one `createWorkers(count)` call may ask for. */
-export const MAX_COUNT = 10_000;
+export { MAX_COUNT } from "../config/rules";
 
 export interface CloudContextOptions {
   /** The stack to drive. */

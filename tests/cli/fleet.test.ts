@@ -359,6 +359,48 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
     expect(p.configuredNames()).to.deep.equal([]);
   });
 
+  it("usage errors are one line in fleet's error form, exit 2, refused before anything starts; --help names the limits and use --help the clouds", () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const hint = " (fleet --help shows the usage)";
+    const count = (n: string) =>
+      `fleet: error: option '-n, --count <n>' argument '${n}' is invalid. expected a whole number from 1 to 10,000, got "${n}"${hint}`;
+    const cases: [string[], string][] = [
+      [["bogus"], `fleet: error: unknown command 'bogus'${hint}`],
+      [["create", "--count", "100001"], count("100001")],
+      [["create", "--count", "10001"], count("10001")],
+      [["create", "--count", "0"], count("0")],
+      [
+        ["create", "--cout", "3"],
+        `fleet: error: unknown option '--cout' (Did you mean --count?)${hint}`,
+      ],
+      [["delete"], `fleet: error: missing required argument 'names'${hint}`],
+      [["create", "a", "--count", "2"], "fleet: error: give names or --count, not both"],
+      [
+        ["delete-all"],
+        "fleet: error: refusing to delete every worker without --yes (there is no terminal to ask)",
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const r = run(args);
+      expect(r.code, args.join(" ")).to.equal(2);
+      expect(r.stderr, args.join(" ")).to.equal(`${line}\n`);
+      expect(r.stdout, args.join(" ")).to.equal("");
+    }
+    expect(p.updates(), "no update ran").to.equal(0);
+    expect(p.checkpoint(), "no stack was even started").to.equal(undefined);
+
+    const flat = (text: string) => text.replace(/\s+/g, " ");
+    expect(flat(run(["--help"]).stdout)).to.contain(
+      "create workers: the names given, or --count random ones (1 to 10,000; default 1)",
+    );
+    expect(flat(run(["create", "--help"]).stdout))
+      .to.contain("create this many workers with random names (1 to 10,000)")
+      .and.contain("instead of the stack's default: aws, azure, digitalocean, gcp, hetzner, local");
+    expect(flat(run(["use", "--help"]).stdout)).to.contain(
+      "the cloud to use: aws, azure, digitalocean, gcp, hetzner, local",
+    );
+  });
+
   it("a --stack that does not exist: list, delete, delete-all, cost, reap, sync and env refuse it naming the stacks and write nothing; create and use say they start it", () => {
     const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
     const made = run(["create", "a", "--json"]);
