@@ -593,9 +593,9 @@ export function buildProgram(
       "print the environment that makes plain `pulumi up` use fleet's backend and passphrase",
     )
     .action((_o: unknown, cmd: Command) =>
-      run(async (opts, ctx) => {
-        await ctx(); // selects the stack for plain `pulumi`; a name that does not exist is refused
-        const { engineEnvironment } = await import("../context/automation");
+      run(async (opts) => {
+        const { engineEnvironment, requireStack } = await import("../context/automation");
+        await requireStack({ workDir: opts.cwd, stackName: opts.stack }); // a mistyped --stack
         const env = engineEnvironment(opts.cwd);
         delete env.PULUMI_SKIP_UPDATE_CHECK;
         for (const [k, v] of Object.entries(env))
@@ -681,7 +681,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       code = reportError(e, controller.signal.aborted);
       if (interrupted.count) stderr(afterInterrupt(interrupted.count, opts));
     }
-    if (opened && !["reap", "env"].includes(cmd.name())) await warnExpired(opened);
+    if (opened && cmd.name() !== "reap") await warnExpired(opened);
   });
 
   try {

@@ -226,6 +226,39 @@ export function isMissingCli(e: unknown): boolean {
   return /^spawn (?:.*\/)?pulumi ENOENT$/m.test(e.message);
 }
 
+/** The workspace's `envVars`: the caller's `env` with fleet's engine environment laid over it. */
+function workspaceEnvVars(
+  options: AutomationOptions & { workDir: string },
+): Record<string, string> {
+  const envVars: Record<string, string> = {};
+  if (options.env) {
+    for (const [k, v] of Object.entries(options.env)) if (v !== undefined) envVars[k] = v;
+  }
+  return Object.assign(envVars, engineEnvironment(options.workDir, options.env ?? process.env));
+}
+
+/**
+ * Resolves when the stack exists (its stack config file is there, or the backend has it), and
+ * rejects with `NoSuchStackError` naming the project's stacks otherwise. Selects nothing and
+ * writes no state: for commands that only need to know the name is right (`fleet env`).
+ */
+export async function requireStack(
+  options: AutomationOptions & { workDir: string; stackName: string },
+): Promise<void> {
+  const ws = { workDir: options.workDir, envVars: workspaceEnvVars(options) };
+  if (fs.existsSync(stackConfigFile(options.workDir, options.stackName))) return;
+  let stacks: string[];
+  try {
+    stacks = await projectStacks(options.workDir, {
+      ...ws,
+      pulumiCommand: await locateCli(options.env),
+    });
+  } catch (e) {
+    throw translate(e);
+  }
+  if (!stacks.includes(options.stackName)) throw new NoSuchStackError(options.stackName, stacks);
+}
+
 /**
  * Selects the stack; when the backend has none of that name, starts it, or, with
  * `createStack: false` and no stack config file declaring it, refuses with `NoSuchStackError`.
@@ -276,11 +309,7 @@ export async function openStack(
   options: AutomationOptions & { workDir: string; stackName: string },
 ): Promise<FleetStack> {
   const env = options.env ?? process.env;
-  const envVars: Record<string, string> = {};
-  if (options.env) {
-    for (const [k, v] of Object.entries(options.env)) if (v !== undefined) envVars[k] = v;
-  }
-  Object.assign(envVars, engineEnvironment(options.workDir, env));
+  const envVars = workspaceEnvVars(options);
   const args = {
     stackName: options.stackName,
     projectName: PROJECT,

@@ -127,7 +127,7 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     const p = project("plain", { "fleet:cloud": "local", "fleet:workers": '["plain-a"]' });
     // fleet's own defaults: a file backend and a generated passphrase in the project's .fleet/.
     const own = { ...p.env, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
-    const env = spawnSync(process.execPath, [CLI, "-C", p.dir, "env"], {
+    const env = spawnSync(process.execPath, [CLI, "-C", p.dir, "--stack", "plain", "env"], {
       env: own,
       encoding: "utf8",
     });
