@@ -77,14 +77,81 @@ function table(workers: readonly Worker[]): string {
   return t.toString();
 }
 
+/**
+ * What a command's engine updates did to workers, from the progress the engine's events gave
+ * (not from what was asked): an update also re-creates workers the stack config lists that are
+ * missing from the stack (after a plain `pulumi destroy`), and a command's report names them.
+ */
+export class WorkerChanges {
+  private readonly created = new Set<string>();
+  private readonly deleted = new Set<string>();
+  private readonly replaced = new Set<string>();
+
+  /** Takes one progress event; only finished creates, deletes and replacements count. */
+  add(p: Progress): void {
+    if (p.state === "created") this.created.add(p.worker);
+    else if (p.state === "deleted") this.deleted.add(p.worker);
+    else if (p.state === "replaced") this.replaced.add(p.worker);
+  }
+
+  /**
+   * One line per kind of change, each naming its workers (sorted): created, deleted, and
+   * replaced (a worker both created anew and deleted, as when it moves to another cloud).
+   * `asked`: the workers the command created, so the others created are called out.
+   */
+  lines(asked?: readonly string[]): string[] {
+    const both = new Set([
+      ...this.replaced,
+      ...[...this.created].filter((w) => this.deleted.has(w)),
+    ]);
+    const only = (set: Set<string>) => sorted([...set].filter((w) => !both.has(w)));
+    const created = only(this.created);
+    const deleted = only(this.deleted);
+    const lines: string[] = [];
+    if (created.length) {
+      const extra = asked ? created.filter((w) => !asked.includes(w)) : [];
+      lines.push(
+        `created ${count(created)}: ${created.join(", ")}` +
+          (extra.length
+            ? ` (not asked for: ${extra.join(", ")}, which the stack config lists and the stack did not have)`
+            : ""),
+      );
+    }
+    if (deleted.length) lines.push(`deleted ${count(deleted)}: ${deleted.join(", ")}`);
+    if (both.size) lines.push(`replaced ${count([...both])}: ${sorted([...both]).join(", ")}`);
+    return lines;
+  }
+
+  /** Whether the updates deleted this worker. */
+  wasDeleted(worker: string): boolean {
+    return this.deleted.has(worker);
+  }
+}
+
+function count(workers: readonly string[]): string {
+  return `${workers.length} worker${workers.length === 1 ? "" : "s"}`;
+}
+
+function sorted(names: string[]): string[] {
+  return names.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+}
+
 /** Live progress: an ora spinner on a terminal, plain lines otherwise; always on stderr. */
 function progressReporter(opts: GlobalOptions): {
   onProgress: (p: Progress) => void;
   stop: () => void;
   start: (text: string) => void;
+  /** What the command's updates did, collected whether progress is shown or not. */
+  changes: WorkerChanges;
 } {
+  const changes = new WorkerChanges();
   if (opts.quiet || opts.json) {
-    return { onProgress: () => undefined, stop: () => undefined, start: () => undefined };
+    return {
+      onProgress: (p) => changes.add(p),
+      stop: () => undefined,
+      start: () => undefined,
+      changes,
+    };
   }
   const tty = process.stderr.isTTY === true;
   const spinner = tty
@@ -93,11 +160,13 @@ function progressReporter(opts: GlobalOptions): {
   const done = new Set<string>();
   let total = 0;
   return {
+    changes,
     start(text) {
       if (spinner) spinner.start(text);
       else stderr(text);
     },
     onProgress(p) {
+      changes.add(p);
       const line = `${p.worker}: ${p.state}${p.detail ? ` (${p.detail})` : ""}`;
       if (p.state === "moving") {
         // Capacity failover: keep the line (where it was refused, where it goes next).
@@ -141,12 +210,17 @@ async function openContext(
   });
 }
 
-function print(opts: GlobalOptions, workers: readonly Worker[], what?: string): void {
+function print(opts: GlobalOptions, workers: readonly Worker[], what: string[] = []): void {
   if (opts.json) process.stdout.write(`${JSON.stringify(workers, null, 2)}\n`);
   else {
-    if (what && !opts.quiet) stderr(what);
+    say(opts, what);
     process.stdout.write(`${table(workers)}\n`);
   }
+}
+
+/** Report lines on stderr, unless --quiet or --json. */
+function say(opts: GlobalOptions, lines: readonly string[]): void {
+  if (!opts.quiet && !opts.json) for (const line of lines) stderr(line);
 }
 
 /** Validates names and cloud with the program's own rules before the engine is even opened. */
@@ -421,7 +495,7 @@ export function buildProgram(
           ttl: o.ttl,
         });
         rep.stop();
-        print(opts, made, `created ${made.length} worker(s)`);
+        print(opts, made, rep.changes.lines(made.map((w) => w.name)));
       }, cmd),
     );
 
@@ -437,7 +511,13 @@ export function buildProgram(
         await c.deleteWorkers(names);
         rep.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify({ deleted: names })}\n`);
-        else if (!opts.quiet) stderr(`deleted ${names.join(", ")}`);
+        const gone = names.filter((n) => !rep.changes.wasDeleted(n));
+        say(opts, [
+          ...rep.changes.lines([]),
+          ...(gone.length
+            ? [`removed from the stack config, with no worker to delete: ${gone.join(", ")}`]
+            : []),
+        ]);
       }, cmd),
     );
 
@@ -460,7 +540,8 @@ export function buildProgram(
         await c.deleteAllWorkers();
         rep.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify({ deleted: "all" })}\n`);
-        else if (!opts.quiet) stderr("deleted all workers");
+        const lines = rep.changes.lines();
+        say(opts, lines.length ? lines : ["no workers to delete"]);
       }, cmd),
     );
 
@@ -550,8 +631,7 @@ export function buildProgram(
         const reaped = await c.reapExpired();
         rep.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify({ reaped })}\n`);
-        else if (!opts.quiet)
-          stderr(reaped.length ? `reaped ${reaped.join(", ")}` : "no expired workers");
+        say(opts, reaped.length ? rep.changes.lines([]) : ["no expired workers"]);
       }, cmd),
     );
 
@@ -568,7 +648,7 @@ export function buildProgram(
         rep.start(`moving workers to ${cloud}…`);
         const workers = await c.useCloud(cloud as never);
         rep.stop();
-        print(opts, workers, `stack ${c.stackName} now uses ${cloud}`);
+        print(opts, workers, [`stack ${c.stackName} now uses ${cloud}`, ...rep.changes.lines()]);
       }, cmd),
     );
 
@@ -583,7 +663,8 @@ export function buildProgram(
         rep.start("converging…");
         const workers = await c.sync();
         rep.stop();
-        print(opts, workers);
+        const lines = rep.changes.lines();
+        print(opts, workers, lines.length ? lines : ["nothing to change"]);
       }, cmd),
     );
 

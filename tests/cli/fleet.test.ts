@@ -359,6 +359,46 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
     expect(p.configuredNames()).to.deep.equal([]);
   });
 
+  it("reports name every worker the engine created or deleted: after a plain `pulumi destroy`, create c says it also re-created a and b", async () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const reported = (r: Run) =>
+      r.stderr.split("\n").filter((l) => /^(created|deleted|replaced|removed) /.test(l));
+    const pids = (r: Run) => (JSON.parse(r.stdout) as { id: string }[]).map((w) => pidOf(w.id));
+    const first = run(["create", "a", "b", "--json"]);
+    expect(first.code, first.stderr).to.equal(0);
+    started.push(...pids(first));
+    const destroyed = p.pulumi(["destroy", "--yes"]);
+    expect(destroyed.status, destroyed.stderr).to.equal(0);
+    for (const pid of pids(first)) expect(await eventually(() => !alive(pid))).to.equal(true);
+
+    const c = run(["create", "c"]);
+    expect(c.code, c.stderr).to.equal(0);
+    expect(reported(c)).to.deep.equal([
+      "created 3 workers: a, b, c (not asked for: a, b, which the stack config lists and the stack did not have)",
+    ]);
+    const listed = run(["list", "--json"]);
+    started.push(...pids(listed));
+    expect((JSON.parse(listed.stdout) as { name: string }[]).map((w) => w.name)).to.deep.equal([
+      "a",
+      "b",
+      "c",
+    ]);
+    for (const pid of pids(listed)) expect(alive(pid)).to.equal(true);
+
+    // The same for a delete: the update re-creates b and c, and there was no a to delete.
+    expect(p.pulumi(["destroy", "--yes"]).status).to.equal(0);
+    const d = run(["delete", "a"]);
+    expect(d.code, d.stderr).to.equal(0);
+    expect(reported(d)).to.deep.equal([
+      "created 2 workers: b, c (not asked for: b, c, which the stack config lists and the stack did not have)",
+      "removed from the stack config, with no worker to delete: a",
+    ]);
+    started.push(...pids(run(["list", "--json"])));
+    const all = run(["delete-all", "--yes"]);
+    expect(all.code, all.stderr).to.equal(0);
+    expect(reported(all)).to.deep.equal(["deleted 2 workers: b, c"]);
+  });
+
   it("usage errors are one line in fleet's error form, exit 2, refused before anything starts; --help names the limits and use --help the clouds", () => {
     const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
     const hint = " (fleet --help shows the usage)";
