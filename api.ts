@@ -7,6 +7,7 @@ export {
   type CloudContextOptions,
   type CreateOptions,
   type RetryOptions,
+  NoSuchStackError,
   WorkerExistsError,
   WorkerNotFoundError,
   WorkersFailedError,

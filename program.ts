@@ -6,6 +6,7 @@
  * Automation API (CloudContext), and again and again under mocks in tests and the engine double.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { FleetConfigError, FleetConfigErrors } from "./config/errors";
 import { type FleetConfig, parseFleetConfig } from "./config/fleet-config";
 import { projectDirectory } from "./config/paths";
 import type { Worker } from "./strategies/contract";
@@ -101,4 +102,21 @@ export async function declareFleet(config: FleetConfig): Promise<FleetOutputs> {
 /** The whole program: validate everything first, then declare. */
 export async function fleetProgram(options: FleetProgramOptions = {}): Promise<FleetOutputs> {
   return declareFleet(readFleetConfig(options));
+}
+
+/**
+ * What plain `pulumi preview` / `up` gets when the program fails: bad stack config becomes a
+ * `pulumi.RunError`, which the SDK's program runner logs as its message alone (cmd/run/run.js:
+ * "Always hide the stack for RunErrors"), instead of "failed with an unhandled exception" and
+ * the stack trace of every nested error. The first line is a short lead, because the engine's
+ * progress display repeats only a diagnostic's first line and its Diagnostics section prints the
+ * whole message: each problem (the key, the value, what is allowed) appears once, one line each.
+ * Any other error is returned unchanged: it is a bug, and its trace helps.
+ */
+export function runErrorOf(e: unknown): unknown {
+  if (!(e instanceof FleetConfigError)) return e;
+  const problems = e instanceof FleetConfigErrors ? e.errors.map((x) => x.message) : [e.message];
+  return new pulumi.RunError(
+    `fleet's stack config is invalid (\`pulumi config set\` or \`pulumi config rm\` fixes it):\n${problems.join("\n")}`,
+  );
 }

@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { maskCredentials } from "../config/errors";
+import { CLOUDS, MAX_COUNT } from "../config/rules";
 import type { CloudContext } from "../context/cloud-context";
 import type { Progress } from "../context/events";
 import type { FleetCost } from "../config/prices";
@@ -27,12 +28,29 @@ interface GlobalOptions {
 
 class UsageError extends Error {}
 
+/** `--count`: a whole number from 1 to MAX_COUNT, refused (exit 2) before anything runs. */
 function parseCount(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`expected a whole number of at least 1, got "${value}"`);
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1 || n > MAX_COUNT) {
+    throw new InvalidArgumentError(
+      `expected a whole number from 1 to ${MAX_COUNT.toLocaleString("en-US")}, got "${value}"`,
+    );
   }
   return n;
+}
+
+/**
+ * A usage error from commander (`error: unknown command 'x'`, sometimes with a `(Did you
+ * mean …?)` line) as one line in fleet's form, `fleet: error: …`, with where to find the usage.
+ */
+export function usageErrorLine(text: string): string {
+  const message = text
+    .replace(/^error: /, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(" ");
+  return `fleet: error: ${maskCredentials(message)} (fleet --help shows the usage)\n`;
 }
 
 /** Loads a module on first use, so `fleet --help` pays only for what it shows. */
@@ -59,14 +77,81 @@ function table(workers: readonly Worker[]): string {
   return t.toString();
 }
 
+/**
+ * What a command's engine updates did to workers, from the progress the engine's events gave
+ * (not from what was asked): an update also re-creates workers the stack config lists that are
+ * missing from the stack (after a plain `pulumi destroy`), and a command's report names them.
+ */
+export class WorkerChanges {
+  private readonly created = new Set<string>();
+  private readonly deleted = new Set<string>();
+  private readonly replaced = new Set<string>();
+
+  /** Takes one progress event; only finished creates, deletes and replacements count. */
+  add(p: Progress): void {
+    if (p.state === "created") this.created.add(p.worker);
+    else if (p.state === "deleted") this.deleted.add(p.worker);
+    else if (p.state === "replaced") this.replaced.add(p.worker);
+  }
+
+  /**
+   * One line per kind of change, each naming its workers (sorted): created, deleted, and
+   * replaced (a worker both created anew and deleted, as when it moves to another cloud).
+   * `asked`: the workers the command created, so the others created are called out.
+   */
+  lines(asked?: readonly string[]): string[] {
+    const both = new Set([
+      ...this.replaced,
+      ...[...this.created].filter((w) => this.deleted.has(w)),
+    ]);
+    const only = (set: Set<string>) => sorted([...set].filter((w) => !both.has(w)));
+    const created = only(this.created);
+    const deleted = only(this.deleted);
+    const lines: string[] = [];
+    if (created.length) {
+      const extra = asked ? created.filter((w) => !asked.includes(w)) : [];
+      lines.push(
+        `created ${count(created)}: ${created.join(", ")}` +
+          (extra.length
+            ? ` (not asked for: ${extra.join(", ")}, which the stack config lists and the stack did not have)`
+            : ""),
+      );
+    }
+    if (deleted.length) lines.push(`deleted ${count(deleted)}: ${deleted.join(", ")}`);
+    if (both.size) lines.push(`replaced ${count([...both])}: ${sorted([...both]).join(", ")}`);
+    return lines;
+  }
+
+  /** Whether the updates deleted this worker. */
+  wasDeleted(worker: string): boolean {
+    return this.deleted.has(worker);
+  }
+}
+
+function count(workers: readonly string[]): string {
+  return `${workers.length} worker${workers.length === 1 ? "" : "s"}`;
+}
+
+function sorted(names: string[]): string[] {
+  return names.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+}
+
 /** Live progress: an ora spinner on a terminal, plain lines otherwise; always on stderr. */
 function progressReporter(opts: GlobalOptions): {
   onProgress: (p: Progress) => void;
   stop: () => void;
   start: (text: string) => void;
+  /** What the command's updates did, collected whether progress is shown or not. */
+  changes: WorkerChanges;
 } {
+  const changes = new WorkerChanges();
   if (opts.quiet || opts.json) {
-    return { onProgress: () => undefined, stop: () => undefined, start: () => undefined };
+    return {
+      onProgress: (p) => changes.add(p),
+      stop: () => undefined,
+      start: () => undefined,
+      changes,
+    };
   }
   const tty = process.stderr.isTTY === true;
   const spinner = tty
@@ -75,11 +160,13 @@ function progressReporter(opts: GlobalOptions): {
   const done = new Set<string>();
   let total = 0;
   return {
+    changes,
     start(text) {
       if (spinner) spinner.start(text);
       else stderr(text);
     },
     onProgress(p) {
+      changes.add(p);
       const line = `${p.worker}: ${p.state}${p.detail ? ` (${p.detail})` : ""}`;
       if (p.state === "moving") {
         // Capacity failover: keep the line (where it was refused, where it goes next).
@@ -101,10 +188,14 @@ function progressReporter(opts: GlobalOptions): {
   };
 }
 
+/** The commands that may start a stack that does not exist yet; the others refuse its name. */
+const STARTS_A_STACK: ReadonlySet<string> = new Set(["create", "use"]);
+
 async function openContext(
   opts: GlobalOptions,
   signal: AbortSignal,
   onProgress: (p: Progress) => void,
+  createStack: boolean,
 ): Promise<CloudContext> {
   const { CloudContext } = await import("../context/cloud-context");
   const common = { onProgress, signal, onMessage: (m: string) => !opts.quiet && stderr(m) };
@@ -115,15 +206,21 @@ async function openContext(
     workDir: opts.cwd,
     stackName: opts.stack,
     installPulumi: opts.installPulumi,
+    createStack,
   });
 }
 
-function print(opts: GlobalOptions, workers: readonly Worker[], what?: string): void {
+function print(opts: GlobalOptions, workers: readonly Worker[], what: string[] = []): void {
   if (opts.json) process.stdout.write(`${JSON.stringify(workers, null, 2)}\n`);
   else {
-    if (what && !opts.quiet) stderr(what);
+    say(opts, what);
     process.stdout.write(`${table(workers)}\n`);
   }
+}
+
+/** Report lines on stderr, unless --quiet or --json. */
+function say(opts: GlobalOptions, lines: readonly string[]): void {
+  if (!opts.quiet && !opts.json) for (const line of lines) stderr(line);
 }
 
 /** Validates names and cloud with the program's own rules before the engine is even opened. */
@@ -323,12 +420,8 @@ async function updateCommand(opts: GlobalOptions, only?: CloudName, dir?: string
     throw new Error(`prices not updated for ${failed.map((f) => f.cloud).join(", ")} (see above)`);
 }
 
+/** Asks on the terminal (the caller checks there is one). */
 async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) {
-    throw new UsageError(
-      "refusing to delete every worker without --yes (there is no terminal to ask)",
-    );
-  }
   const readline = await import("node:readline/promises");
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -353,7 +446,11 @@ export function buildProgram(
     .description(
       "Multi-cloud worker orchestration on Pulumi: create, list and delete worker VMs on any cloud.",
     )
-    .option("-s, --stack <name>", "the stack to use", process.env.FLEET_STACK ?? "dev")
+    .option(
+      "-s, --stack <name>",
+      "the stack to use (create and use start it if it does not exist; the other commands refuse a name that does not exist)",
+      process.env.FLEET_STACK ?? "dev",
+    )
     .option("-C, --cwd <dir>", "the fleet project directory", process.cwd())
     .option("--json", "machine-readable output on stdout")
     .option("-q, --quiet", "no progress output")
@@ -361,18 +458,27 @@ export function buildProgram(
       "--install-pulumi",
       "install the pinned Pulumi CLI if it is missing (or FLEET_INSTALL_PULUMI=1)",
     )
-    .showHelpAfterError("(run with --help for usage)")
-    // Commander repeats a bad argument in its error: never a credential pasted by mistake.
-    .configureOutput({ outputError: (text, write) => write(maskCredentials(text)) })
+    // One line, as every other error; commander repeats a bad argument in its error: never a
+    // credential pasted by mistake.
+    .configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) })
     .exitOverride();
 
   program
     .command("create")
-    .description("create workers: the names given, or --count random ones (default 1)")
+    .description(
+      `create workers: the names given, or --count random ones (1 to ${MAX_COUNT.toLocaleString("en-US")}; default 1)`,
+    )
     .argument("[names...]", "worker names (letters, digits, - and .)")
-    .option("-n, --count <n>", "create this many workers with random names", parseCount)
+    .option(
+      "-n, --count <n>",
+      `create this many workers with random names (1 to ${MAX_COUNT.toLocaleString("en-US")})`,
+      parseCount,
+    )
     .addOption(
-      new Option("--cloud <cloud>", "put them in this cloud instead of the stack's default"),
+      new Option(
+        "--cloud <cloud>",
+        `put them in this cloud instead of the stack's default: ${CLOUDS.join(", ")}`,
+      ),
     )
     .option(
       "--ttl <duration>",
@@ -389,7 +495,7 @@ export function buildProgram(
           ttl: o.ttl,
         });
         rep.stop();
-        print(opts, made, `created ${made.length} worker(s)`);
+        print(opts, made, rep.changes.lines(made.map((w) => w.name)));
       }, cmd),
     );
 
@@ -405,7 +511,13 @@ export function buildProgram(
         await c.deleteWorkers(names);
         rep.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify({ deleted: names })}\n`);
-        else if (!opts.quiet) stderr(`deleted ${names.join(", ")}`);
+        const gone = names.filter((n) => !rep.changes.wasDeleted(n));
+        say(opts, [
+          ...rep.changes.lines([]),
+          ...(gone.length
+            ? [`removed from the stack config, with no worker to delete: ${gone.join(", ")}`]
+            : []),
+        ]);
       }, cmd),
     );
 
@@ -415,16 +527,21 @@ export function buildProgram(
     .option("-y, --yes", "do not ask for confirmation")
     .action((o: { yes?: boolean }, cmd: Command) =>
       run(async (opts, ctx, rep) => {
-        if (!o.yes && !(await confirm(`Delete every worker of stack "${opts.stack}"?`))) {
+        if (!o.yes && !process.stdin.isTTY)
+          throw new UsageError(
+            "refusing to delete every worker without --yes (there is no terminal to ask)",
+          );
+        const c = await ctx(); // a stack that does not exist is refused before anything is asked
+        if (!o.yes && !(await confirm(`Delete every worker of stack "${c.stackName}"?`))) {
           stderr("nothing deleted");
           return;
         }
-        const c = await ctx();
         rep.start("deleting all workers…");
         await c.deleteAllWorkers();
         rep.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify({ deleted: "all" })}\n`);
-        else if (!opts.quiet) stderr("deleted all workers");
+        const lines = rep.changes.lines();
+        say(opts, lines.length ? lines : ["no workers to delete"]);
       }, cmd),
     );
 
@@ -514,8 +631,7 @@ export function buildProgram(
         const reaped = await c.reapExpired();
         rep.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify({ reaped })}\n`);
-        else if (!opts.quiet)
-          stderr(reaped.length ? `reaped ${reaped.join(", ")}` : "no expired workers");
+        say(opts, reaped.length ? rep.changes.lines([]) : ["no expired workers"]);
       }, cmd),
     );
 
@@ -524,7 +640,7 @@ export function buildProgram(
     .description(
       "switch the stack's default cloud; workers without their own cloud move (new ones first)",
     )
-    .argument("<cloud>", "the cloud to use")
+    .argument("<cloud>", `the cloud to use: ${CLOUDS.join(", ")}`)
     .action((cloud: string, _o: unknown, cmd: Command) =>
       run(async (opts, ctx, rep) => {
         await validateFirst([], cloud);
@@ -532,7 +648,7 @@ export function buildProgram(
         rep.start(`moving workers to ${cloud}…`);
         const workers = await c.useCloud(cloud as never);
         rep.stop();
-        print(opts, workers, `stack ${c.stackName} now uses ${cloud}`);
+        print(opts, workers, [`stack ${c.stackName} now uses ${cloud}`, ...rep.changes.lines()]);
       }, cmd),
     );
 
@@ -573,7 +689,8 @@ export function buildProgram(
         rep.start("converging…");
         const workers = await c.sync();
         rep.stop();
-        print(opts, workers);
+        const lines = rep.changes.lines();
+        print(opts, workers, lines.length ? lines : ["nothing to change"]);
       }, cmd),
     );
 
@@ -584,7 +701,8 @@ export function buildProgram(
     )
     .action((_o: unknown, cmd: Command) =>
       run(async (opts) => {
-        const { engineEnvironment } = await import("../context/automation");
+        const { engineEnvironment, requireStack } = await import("../context/automation");
+        await requireStack({ workDir: opts.cwd, stackName: opts.stack }); // a mistyped --stack
         const env = engineEnvironment(opts.cwd);
         delete env.PULUMI_SKIP_UPDATE_CHECK;
         for (const [k, v] of Object.entries(env))
@@ -658,7 +776,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { validateStackName } = await import("../config/rules");
       validateStackName("--stack", opts.stack);
       const ctx = async () =>
-        (opened ??= await openContext(opts, controller.signal, reporter.onProgress));
+        (opened ??= await openContext(
+          opts,
+          controller.signal,
+          reporter.onProgress,
+          STARTS_A_STACK.has(cmd.name()),
+        ));
       await fn(opts, ctx, reporter);
     } catch (e) {
       reporter.stop();
@@ -702,7 +825,7 @@ async function warnExpired(c: CloudContext): Promise<void> {
 
 function reportError(e: unknown, aborted: boolean): number {
   if (e instanceof UsageError) {
-    stderr(`fleet: ${maskCredentials(e.message)}`);
+    stderr(`fleet: error: ${maskCredentials(e.message)}`);
     return EXIT.usage;
   }
   const err = e instanceof Error ? e : new Error(String(e));

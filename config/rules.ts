@@ -10,6 +10,13 @@ import { CLOUDS, type CloudName } from "../strategies/registry";
 
 export { CLOUDS, type CloudName };
 
+/**
+ * The most workers one `createWorkers(count)` call (`fleet create --count`) may ask for. Here,
+ * with the other pure rules, so `fleet --help` and its argument parser can name it without
+ * loading the Pulumi SDK.
+ */
+export const MAX_COUNT = 10_000;
+
 /** The cloud a stack uses when `fleet:cloud` is not set: the embedded default needs no account. */
 export const DEFAULT_CLOUD: CloudName = "local";
 

@@ -13,15 +13,19 @@ import * as path from "node:path";
 import {
   CommandError,
   ConcurrentUpdateError,
+  type InlineProgramArgs,
   LocalWorkspace,
+  type LocalWorkspaceOptions,
   PulumiCommand,
   type Stack,
   StackAlreadyExistsError,
+  StackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { SemVer } from "semver";
 import { buildEngine, ENGINE_MODULE_DIR } from "../engine/build";
 import { fleetProgram } from "../program";
+import { NoSuchStackError } from "./errors";
 import { stripColors } from "./events";
 import { type CloudName, REGISTRY } from "../strategies/registry";
 import { PROJECT } from "../config/fleet-config";
@@ -86,6 +90,15 @@ export interface AutomationOptions {
    * a `CancelledError`, not an engine error. fleet never sends the signal itself.
    */
   signal?: AbortSignal;
+  /**
+   * Start the stack when it does not exist (told through `onMessage`, naming the project's
+   * other stacks, so a mistyped name shows). False: reject with `NoSuchStackError` listing the
+   * project's stacks, and write nothing (no state, no stack config file, the workspace's
+   * selected stack unchanged). A stack exists when the backend has it or its stack config file
+   * (`Pulumi.<stack>.yaml` in the project's `stackConfigDir`, e.g. the seeded `dev`) is there.
+   * @default true
+   */
+  createStack?: boolean;
 }
 
 /** The environment fleet gives the Pulumi CLI: backend and passphrase defaults for `workDir`. */
@@ -221,16 +234,90 @@ export function isMissingCli(e: unknown): boolean {
   return /^spawn (?:.*\/)?pulumi ENOENT$/m.test(e.message);
 }
 
-/** Opens (selecting or creating) the stack of the fleet project in `workDir`. */
-export async function openStack(
-  options: AutomationOptions & { workDir: string; stackName: string },
-): Promise<FleetStack> {
-  const env = options.env ?? process.env;
+/** The workspace's `envVars`: the caller's `env` with fleet's engine environment laid over it. */
+function workspaceEnvVars(
+  options: AutomationOptions & { workDir: string },
+): Record<string, string> {
   const envVars: Record<string, string> = {};
   if (options.env) {
     for (const [k, v] of Object.entries(options.env)) if (v !== undefined) envVars[k] = v;
   }
-  Object.assign(envVars, engineEnvironment(options.workDir, env));
+  return Object.assign(envVars, engineEnvironment(options.workDir, options.env ?? process.env));
+}
+
+/**
+ * Resolves when the stack exists (its stack config file is there, or the backend has it), and
+ * rejects with `NoSuchStackError` naming the project's stacks otherwise. Selects nothing and
+ * writes no state: for commands that only need to know the name is right (`fleet env`).
+ */
+export async function requireStack(
+  options: AutomationOptions & { workDir: string; stackName: string },
+): Promise<void> {
+  const ws = { workDir: options.workDir, envVars: workspaceEnvVars(options) };
+  if (fs.existsSync(stackConfigFile(options.workDir, options.stackName))) return;
+  let stacks: string[];
+  try {
+    stacks = await projectStacks(options.workDir, {
+      ...ws,
+      pulumiCommand: await locateCli(options.env),
+    });
+  } catch (e) {
+    throw translate(e);
+  }
+  if (!stacks.includes(options.stackName)) throw new NoSuchStackError(options.stackName, stacks);
+}
+
+/**
+ * Selects the stack; when the backend has none of that name, starts it, or, with
+ * `createStack: false` and no stack config file declaring it, refuses with `NoSuchStackError`.
+ * A refused name is never selected: the CLI's `stack select` of a stack that does not exist
+ * fails before it writes the workspace's selection.
+ */
+async function selectOrStart(
+  args: InlineProgramArgs,
+  ws: LocalWorkspaceOptions,
+  options: AutomationOptions & { workDir: string },
+): Promise<Stack> {
+  try {
+    return await LocalWorkspace.selectStack(args, ws);
+  } catch (e) {
+    if (!(e instanceof StackNotFoundError)) throw e;
+  }
+  const declared = fs.existsSync(stackConfigFile(options.workDir, args.stackName));
+  if (!declared) {
+    const stacks = await projectStacks(options.workDir, ws);
+    if (options.createStack === false) throw new NoSuchStackError(args.stackName, stacks);
+    options.onMessage?.(
+      `starting a new stack "${args.stackName}" (${stacks.length ? `this project's stacks: ${stacks.join(", ")}` : "the project's first"})`,
+    );
+  }
+  return LocalWorkspace.createStack(args, ws);
+}
+
+/** Where the CLI keeps the stack's config (sdk/go/common/workspace/paths.go `ProjectStackPath`). */
+function stackConfigFile(workDir: string, stackName: string): string {
+  return path.resolve(workDir, stackConfigDir(workDir) ?? ".", `Pulumi.${stackName}.yaml`);
+}
+
+/** The project's stacks: those in the backend (`pulumi stack ls`) and those with a config file. */
+async function projectStacks(workDir: string, ws: LocalWorkspaceOptions): Promise<string[]> {
+  const workspace = await LocalWorkspace.create(ws);
+  const names = new Set((await workspace.listStacks()).map((s) => s.name));
+  const dir = path.resolve(workDir, stackConfigDir(workDir) ?? ".");
+  if (fs.existsSync(dir))
+    for (const f of fs.readdirSync(dir)) {
+      const m = /^Pulumi\.(.+)\.yaml$/.exec(f);
+      if (m) names.add(m[1]);
+    }
+  return [...names].sort();
+}
+
+/** Opens (selecting, or starting as `createStack` allows) the stack of the fleet project in `workDir`. */
+export async function openStack(
+  options: AutomationOptions & { workDir: string; stackName: string },
+): Promise<FleetStack> {
+  const env = options.env ?? process.env;
+  const envVars = workspaceEnvVars(options);
   const args = {
     stackName: options.stackName,
     projectName: PROJECT,
@@ -240,11 +327,11 @@ export async function openStack(
   for (let attempt = 0; ; attempt++) {
     try {
       if (attempt === 0) pulumiCommand = await locateCli(options.env);
-      const stack = await LocalWorkspace.createOrSelectStack(args, {
-        workDir: options.workDir,
-        envVars,
-        pulumiCommand,
-      });
+      const stack = await selectOrStart(
+        args,
+        { workDir: options.workDir, envVars, pulumiCommand },
+        options,
+      );
       return new AutomationStack(stack, options.signal);
     } catch (e) {
       if (options.signal?.aborted)

@@ -23,7 +23,7 @@ import {
   entryName,
   parseWorkerEntry,
 } from "../config/fleet-config";
-import { type CloudName, parseCloud, randomWorkerName } from "../config/rules";
+import { type CloudName, MAX_COUNT, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
 import { CLOUDS, capacityErrorOf, descriptor } from "../strategies/registry";
 import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
@@ -65,13 +65,17 @@ import {
 } from "./stack";
 
 // The module's public surface from before it was split by concern.
-export { WorkerExistsError, WorkerNotFoundError, WorkersFailedError } from "./errors";
+export {
+  NoSuchStackError,
+  WorkerExistsError,
+  WorkerNotFoundError,
+  WorkersFailedError,
+} from "./errors";
 export type { RetryOptions } from "./retry";
 export { existingWorkers, parseWorkersOutput } from "./state";
 export { truthfulEntries } from "./recovery";
 
-/** The most workers one `createWorkers(count)` call may ask for. */
-export const MAX_COUNT = 10_000;
+export { MAX_COUNT } from "../config/rules";
 
 export interface CloudContextOptions {
   /** The stack to drive. */
@@ -151,7 +155,8 @@ export class CloudContext {
 
   /**
    * Opens the stack of the project in `workDir` through the Automation API (selecting it, or
-   * creating it when it does not exist) and returns a context for it.
+   * starting it when it does not exist, or, with `createStack: false`, rejecting with
+   * `NoSuchStackError` naming the project's stacks) and returns a context for it.
    */
   static async open(
     options: { workDir?: string; stackName?: string } & Partial<

@@ -25,6 +25,29 @@ export class WorkerExistsError extends FleetConfigError {
   }
 }
 
+/**
+ * A stack that neither the backend nor a stack config file knows, opened by an operation that
+ * must not start one (`openStack` with `createStack: false`): a mistyped `--stack` changes
+ * nothing. `stacks` are the project's stacks.
+ */
+export class NoSuchStackError extends FleetConfigError {
+  /** The project's stacks: in the backend, or declared by a stack config file. */
+  public readonly stacks: readonly string[];
+  constructor(name: string, stacks: readonly string[]) {
+    const shown = stacks.slice(0, 20).join(", ");
+    super(
+      "stack",
+      name,
+      stacks.length
+        ? `this project's stacks: ${shown}${stacks.length > 20 ? `, … (${stacks.length} in all)` : ""}`
+        : "this project has no stacks yet; creating a worker starts one",
+      "no such stack:",
+    );
+    this.name = "NoSuchStackError";
+    this.stacks = stacks;
+  }
+}
+
 function existingList(names: readonly string[]): string {
   if (!names.length) return "the stack has no workers";
   const shown = names.slice(0, 10).join(", ");

@@ -1,8 +1,12 @@
 /**
- * Using fleet from a script: open the project's stack, create workers in one update, list
- * them, delete one, then everything.
+ * Using fleet from a script: open a stack, create workers in one update, list them, and delete
+ * exactly the workers this script created.
  *
  *   npm run build && node dist/examples/quickstart.js
+ *
+ * It works in a stack of its own, `example` (or `FLEET_EXAMPLE_STACK`), which it starts if it
+ * does not exist, and it never calls `deleteAllWorkers()`: that deletes every worker of the
+ * stack, yours too. Workers already in that stack are left as they are.
  *
  * With no cloud configured this runs on the `local` cloud (processes on this machine).
  * Outside this repository, import from "fleet" instead of "../api".
@@ -14,21 +18,36 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => controller.abort()); // Ctrl-C cancels the running update gracefully
   const fleet = await CloudContext.open({
     workDir: process.cwd(),
-    stackName: "dev",
+    stackName: process.env.FLEET_EXAMPLE_STACK ?? "example",
     signal: controller.signal,
     onProgress: (p) => console.error(`${p.worker}: ${p.state}`),
+    onMessage: (m) => console.error(m),
   });
 
-  // Concurrent calls are coalesced into one engine update.
-  const [a, b] = await Promise.all([fleet.createWorker("example-a"), fleet.createWorker()]);
-  console.log(`created ${a.name} (${a.ip}) and ${b.name} (${b.ip})`);
+  // Concurrent calls are coalesced into one engine update. Each call settles on its own: a name
+  // that is taken fails alone, and only the workers this script created are recorded as its own.
+  const created: string[] = [];
+  try {
+    const results = await Promise.allSettled([
+      fleet.createWorker("example-a"),
+      fleet.createWorker(),
+    ]);
+    for (const r of results) if (r.status === "fulfilled") created.push(r.value.name);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    console.log(`created ${created.join(" and ")}`);
 
-  for (const w of await fleet.getAllWorkers()) {
-    console.log(`${w.name}\t${w.cloud}\t${w.size}\t${w.ip}\t${w.createdAt}\t${w.status}`);
+    for (const w of await fleet.getAllWorkers()) {
+      const own = created.includes(w.name) ? "" : "\t(not this script's: left alone)";
+      console.log(
+        `${w.name}\t${w.cloud}\t${w.size}\t${w.ip}\t${w.id}\t${w.createdAt}\t${w.status}${own}`,
+      );
+    }
+  } finally {
+    // Remove only what this script made: one deleteWorker per name, coalesced into one update.
+    await Promise.all(created.map((name) => fleet.deleteWorker(name)));
+    if (created.length) console.log(`deleted ${created.join(" and ")}`);
   }
-
-  await fleet.deleteWorker(a.name);
-  await fleet.deleteAllWorkers();
 }
 
 main().catch((e: unknown) => {

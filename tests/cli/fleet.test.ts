@@ -361,6 +361,152 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
     expect(p.configuredNames()).to.deep.equal([]);
   });
 
+  it("reports name every worker the engine created or deleted: after a plain `pulumi destroy`, create c says it also re-created a and b", async () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const reported = (r: Run) =>
+      r.stderr.split("\n").filter((l) => /^(created|deleted|replaced|removed) /.test(l));
+    const pids = (r: Run) => (JSON.parse(r.stdout) as { id: string }[]).map((w) => pidOf(w.id));
+    const first = run(["create", "a", "b", "--json"]);
+    expect(first.code, first.stderr).to.equal(0);
+    started.push(...pids(first));
+    const destroyed = p.pulumi(["destroy", "--yes"]);
+    expect(destroyed.status, destroyed.stderr).to.equal(0);
+    for (const pid of pids(first)) expect(await eventually(() => !alive(pid))).to.equal(true);
+
+    const c = run(["create", "c"]);
+    expect(c.code, c.stderr).to.equal(0);
+    expect(reported(c)).to.deep.equal([
+      "created 3 workers: a, b, c (not asked for: a, b, which the stack config lists and the stack did not have)",
+    ]);
+    const listed = run(["list", "--json"]);
+    started.push(...pids(listed));
+    expect((JSON.parse(listed.stdout) as { name: string }[]).map((w) => w.name)).to.deep.equal([
+      "a",
+      "b",
+      "c",
+    ]);
+    for (const pid of pids(listed)) expect(alive(pid)).to.equal(true);
+
+    // The same for a delete: the update re-creates b and c, and there was no a to delete.
+    expect(p.pulumi(["destroy", "--yes"]).status).to.equal(0);
+    const d = run(["delete", "a"]);
+    expect(d.code, d.stderr).to.equal(0);
+    expect(reported(d)).to.deep.equal([
+      "created 2 workers: b, c (not asked for: b, c, which the stack config lists and the stack did not have)",
+      "removed from the stack config, with no worker to delete: a",
+    ]);
+    started.push(...pids(run(["list", "--json"])));
+    const all = run(["delete-all", "--yes"]);
+    expect(all.code, all.stderr).to.equal(0);
+    expect(reported(all)).to.deep.equal(["deleted 2 workers: b, c"]);
+  });
+
+  it("usage errors are one line in fleet's error form, exit 2, refused before anything starts; --help names the limits and use --help the clouds", () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const hint = " (fleet --help shows the usage)";
+    const count = (n: string) =>
+      `fleet: error: option '-n, --count <n>' argument '${n}' is invalid. expected a whole number from 1 to 10,000, got "${n}"${hint}`;
+    const cases: [string[], string][] = [
+      [["bogus"], `fleet: error: unknown command 'bogus'${hint}`],
+      [["create", "--count", "100001"], count("100001")],
+      [["create", "--count", "10001"], count("10001")],
+      [["create", "--count", "0"], count("0")],
+      [
+        ["create", "--cout", "3"],
+        `fleet: error: unknown option '--cout' (Did you mean --count?)${hint}`,
+      ],
+      [["delete"], `fleet: error: missing required argument 'names'${hint}`],
+      [["create", "a", "--count", "2"], "fleet: error: give names or --count, not both"],
+      [
+        ["delete-all"],
+        "fleet: error: refusing to delete every worker without --yes (there is no terminal to ask)",
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const r = run(args);
+      expect(r.code, args.join(" ")).to.equal(2);
+      expect(r.stderr, args.join(" ")).to.equal(`${line}\n`);
+      expect(r.stdout, args.join(" ")).to.equal("");
+    }
+    expect(p.updates(), "no update ran").to.equal(0);
+    expect(p.checkpoint(), "no stack was even started").to.equal(undefined);
+
+    const flat = (text: string) => text.replace(/\s+/g, " ");
+    expect(flat(run(["--help"]).stdout)).to.contain(
+      "create workers: the names given, or --count random ones (1 to 10,000; default 1)",
+    );
+    expect(flat(run(["create", "--help"]).stdout))
+      .to.contain("create this many workers with random names (1 to 10,000)")
+      .and.contain("instead of the stack's default: aws, azure, digitalocean, gcp, hetzner, local");
+    expect(flat(run(["use", "--help"]).stdout)).to.contain(
+      "the cloud to use: aws, azure, digitalocean, gcp, hetzner, local",
+    );
+  });
+
+  it("a --stack that does not exist: list, delete, delete-all, cost, reap, sync and env refuse it naming the stacks and write nothing; create and use say they start it", () => {
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const made = run(["create", "a", "--json"]);
+    expect(made.code, made.stderr).to.equal(0);
+    started.push(...(JSON.parse(made.stdout) as { id: string }[]).map((w) => pidOf(w.id)));
+    // Everything a stack lives in: the backend, the stack config files, the selected stack.
+    const written = () =>
+      [
+        path.join(p.dir, "state"),
+        path.join(p.dir, ".fleet"),
+        path.join(p.dir, "home", "workspaces"),
+      ]
+        .flatMap((d) =>
+          fs.existsSync(d) ? fs.readdirSync(d, { recursive: true, encoding: "utf8" }) : [],
+        )
+        .map(String)
+        .sort();
+    const selected = () => {
+      const dir = path.join(p.dir, "home", "workspaces");
+      return fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
+    };
+    const before = { files: written(), selected: selected() };
+    expect(before.selected.join()).to.contain('"organization/fleet/dev"');
+    for (const args of [
+      ["list"],
+      ["delete", "a"],
+      ["delete-all", "--yes"],
+      ["cost"],
+      ["reap"],
+      ["sync"],
+      ["env"],
+    ]) {
+      const r = run(["--stack", "nosuch", ...args]);
+      expect(r.code, `${args[0]}: ${r.stderr}`).to.equal(1);
+      expect(r.stderr, args[0]).to.equal(
+        `fleet: error: stack: no such stack: got "nosuch"; this project's stacks: dev\n`,
+      );
+      expect(r.stdout, args[0]).to.equal("");
+    }
+    expect(written(), "no state, no stack config file").to.deep.equal(before.files);
+    expect(selected(), "the selected stack is still dev").to.deep.equal(before.selected);
+
+    const other = run(["--stack", "other", "create", "b", "--json"]);
+    expect(other.code, other.stderr).to.equal(0);
+    started.push(...(JSON.parse(other.stdout) as { id: string }[]).map((w) => pidOf(w.id)));
+    expect(other.stderr.split("\n")[0]).to.equal(
+      'starting a new stack "other" (this project\'s stacks: dev)',
+    );
+    const use = run(["--stack", "third", "use", "local"]);
+    expect(use.code, use.stderr).to.equal(0);
+    expect(use.stderr.split("\n")[0]).to.equal(
+      'starting a new stack "third" (this project\'s stacks: dev, other)',
+    );
+    // A stack that exists opens as before, without a word about starting it.
+    const listed = run(["--stack", "other", "list", "--json"]);
+    expect(listed.code, listed.stderr).to.equal(0);
+    expect(listed.stderr).to.equal("");
+    expect((JSON.parse(listed.stdout) as { name: string }[]).map((w) => w.name)).to.deep.equal([
+      "b",
+    ]);
+    for (const stack of ["dev", "other"])
+      expect(run(["--stack", stack, "delete-all", "--yes"]).code, stack).to.equal(0);
+  });
+
   it("shows per-worker progress; errors are one line with exit 1, usage errors exit 2, and none of them runs an update", () => {
     const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
     const r = run(["create", "p1"]);

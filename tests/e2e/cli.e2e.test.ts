@@ -127,7 +127,7 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     const p = project("plain", { "fleet:cloud": "local", "fleet:workers": '["plain-a"]' });
     // fleet's own defaults: a file backend and a generated passphrase in the project's .fleet/.
     const own = { ...p.env, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
-    const env = spawnSync(process.execPath, [CLI, "-C", p.dir, "env"], {
+    const env = spawnSync(process.execPath, [CLI, "-C", p.dir, "--stack", "plain", "env"], {
       env: own,
       encoding: "utf8",
     });
@@ -179,6 +179,39 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       (r) => r.type === "pulumi-nodejs:dynamic:Resource",
     );
     expect(left, "destroy leaves no worker in state").to.deep.equal([]);
+  });
+
+  it("plain `pulumi preview` and `up` with bad fleet: keys print each problem once, naming the key and what is allowed, without a stack trace", () => {
+    const p = project("badkey", { "fleet:cloud": "local" });
+    const ok = (r: ReturnType<FleetProject["pulumi"]>) =>
+      expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
+    ok(p.pulumi(["stack", "init"]));
+    ok(p.pulumi(["config", "set", "fleet:bogus", "1"]));
+    ok(p.pulumi(["config", "set", "fleet:cloud", "gcloud"]));
+    for (const cmd of [["preview"], ["up", "--yes"]]) {
+      const r = p.pulumi(cmd);
+      const out = `${r.stdout}\n${r.stderr}`;
+      expect(r.status, out).to.not.equal(0);
+      expect(out, "no stack frames").to.not.match(/^\s+at /m);
+      expect(out).to.not.contain("unhandled exception");
+      const lines = out.split("\n").map((l) => l.trim());
+      expect(
+        lines.filter((l) => l.includes("fleet:bogus")),
+        `${cmd[0]}: the unknown key, once`,
+      ).to.deep.equal([
+        'fleet:bogus: unknown config key (a typo?): got "bogus"; known keys: fleet:cloud, fleet:workers, fleet:region, fleet:size, fleet:image, fleet:sshPublicKeys, fleet:sshAllowFrom, fleet:userDataFile, fleet:tags, fleet:placements, fleet:placementOrder, fleet:imageOwner, fleet:localCommand',
+      ]);
+      expect(
+        lines.filter((l) => l.includes("gcloud")),
+        `${cmd[0]}: the bad cloud, once`,
+      ).to.deep.equal([
+        'fleet:cloud: unknown cloud: got "gcloud"; known clouds: aws, azure, digitalocean, gcp, hetzner, local',
+      ]);
+    }
+    const workers = (p.checkpoint()?.resources ?? []).filter(
+      (r) => r.type === "pulumi-nodejs:dynamic:Resource",
+    );
+    expect(workers, "nothing was created").to.deep.equal([]);
   });
 
   describe(`simulated DigitalOcean${REAL ? " [skipped: needs the double's simulated cloud]" : ""}`, () => {

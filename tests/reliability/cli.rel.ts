@@ -55,7 +55,7 @@ const readAsOption = (n: string) => n.startsWith("-") && !/^-(\d+|\d*\.\d+)(e[+-
 
 /** A line fleet prints for a refusal: it starts by naming the key or the thing refused. */
 const NAMED =
-  /^fleet: error: (names(\[\d+\])?|cloud|count|worker|--stack|credentials for [a-z]+|fleet:[A-Za-z]+(\[\d+\])?(\.[a-z]+)?|config\/[a-z]+\.yaml): /;
+  /^fleet: error: (names(\[\d+\])?|cloud|count|worker|stack|--stack|credentials for [a-z]+|fleet:[A-Za-z]+(\[\d+\])?(\.[a-z]+)?|config\/[a-z]+\.yaml): /;
 
 function expectCleanOutput(code: number, stdout: string, stderr: string, argv: string[]): void {
   const ctx = `fleet ${JSON.stringify(argv)} → ${code}\n${stderr}`;
