@@ -9,7 +9,7 @@
  * which need the double's cloud, are then reported as skipped with the reason).
  */
 import { expect } from "chai";
-import { openCloud } from "../engine/cloud";
+import { openCloud } from "../sim/cloud";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { openCloud } from "../engine/cloud";
+import { openCloud } from "../sim/cloud";
 import { alive, type EngineKind, eventually, pathFor } from "../harness/project";
 
 const ROOT = path.join(__dirname, "..", "..", "..");

@@ -10,9 +10,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as jsYaml from "js-yaml";
-import { openCloud } from "../engine/cloud";
+import { openCloud } from "../sim/cloud";
 import { readLedger } from "../engine/faults";
-import { CAPACITY_ERRORS } from "../engine/providers/errors";
+import { CAPACITY_ERRORS } from "../sim/errors";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
 const CLI = path.join(ROOT, "dist", "cli", "fleet.js");

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { type CloudObject, openCloud } from "../engine/cloud";
+import { type CloudObject, openCloud } from "../sim/cloud";
 import { type LedgerLine, readLedger } from "../engine/faults";
 import { engineInstallRoot } from "../../engine/build";
 

@@ -21,7 +21,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import type { CloudObject, CloudTransaction, Json, JsonObject, SimulatedCloud } from "../cloud";
+import type { CloudObject, CloudTransaction, Json, JsonObject, SimulatedCloud } from "./cloud";
 import { ProviderError, awsError, azureError, doError, gcpError, hcloudError } from "./errors";
 
 export { CAPACITY_ERRORS, ProviderError } from "./errors";
