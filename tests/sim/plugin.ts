@@ -41,6 +41,7 @@ import {
   FAULTS_VAR,
   type FaultAction,
   Faults,
+  type LedgerEntry,
   LATENCY_VAR,
   SIM_DIR_VAR,
   type SimOp,
@@ -314,9 +315,9 @@ export class SimPlugin {
     outputs: JsonObject | undefined,
     id: string | undefined,
     action: string,
-    run: (fault: FaultAction | undefined) => Promise<T>,
+    run: (fault: FaultAction | undefined, line: Omit<LedgerEntry, "outcome">) => Promise<T>,
   ): Promise<T> {
-    const line = {
+    const line: Omit<LedgerEntry, "outcome"> = {
       op,
       pkg: this.pkg,
       type,
@@ -335,7 +336,7 @@ export class SimPlugin {
       if (fault?.error && !fault.after) throw new ProviderError(fault.error, "Injected");
       if (op !== "read" && op !== "invoke" && this.latencyMs) await sleep(this.latencyMs);
       if (this.credentials.unauthorized) throw this.credentials.unauthorized(action);
-      const result = await run(fault);
+      const result = await run(fault, line);
       appendLedger(this.dir, { ...line, outcome: "ok" });
       return result;
     } catch (e) {
@@ -368,8 +369,9 @@ export class SimPlugin {
       undefined,
       undefined,
       `creating ${type}`,
-      async (fault) => {
+      async (fault, line) => {
         const made = await this.sim.create(type, urn, inputs, false);
+        line.id = made.id;
         if (fault?.after && fault.error)
           throw new InitFailed(fault.error, made.id, made.outputs, inputs);
         return new provproto.CreateResponse().setId(made.id).setProperties(struct(made.outputs));
