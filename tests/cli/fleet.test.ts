@@ -241,6 +241,38 @@ describe("fleet command on Pulumi's engine (simulated clouds: provider plugins)"
     ).to.deep.equal(["digitalocean-f2"]);
   });
 
+  it("a create that fails after the droplet exists: the engine keeps it in state, and the converging update retries its initialization", async () => {
+    const { p, run } = fleetRunner();
+    const faults = JSON.stringify([
+      { op: "create", match: { name: "late" }, error: "droplet never became active", after: true },
+    ]);
+    const r = run(["create", "late"], { FLEET_SIM_FAULTS: faults });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain("late").and.contain("droplet never became active");
+    const [droplet] = await p.cloud(DROPLET);
+    expect(droplet?.outputs.name).to.equal("late");
+    // `pkg/resource/deploy/step.go` (CreateStep.Apply): a partial failure keeps the object in
+    // state with initErrors; fleet's converging update then finds them, and the engine issues
+    // an update to "continue awaiting initialization" (`step_generator.go`, hasInitErrors),
+    // which succeeds here and clears them. Nothing is orphaned either way.
+    expect(
+      p
+        .ledger()
+        .filter((l) => l.name === "digitalocean-late")
+        .map((l) => [l.op, l.outcome, l.id]),
+    ).to.deep.equal([
+      ["create", "fault", droplet.id],
+      ["update", "ok", droplet.id],
+    ]);
+    const inState = (p.checkpoint()?.resources ?? []).filter((x) => x.type === DROPLET) as {
+      id?: string;
+      initErrors?: string[];
+    }[];
+    expect(inState.map((x) => [x.id, x.initErrors])).to.deep.equal([[droplet.id, undefined]]);
+    const listed = JSON.parse(run(["list", "--json"]).stdout) as { name: string; id: string }[];
+    expect(listed.map((w) => [w.name, w.id])).to.deep.equal([["late", droplet.id]]);
+  });
+
   it("a failure of a shared resource names it and the provider's reason for every worker it stopped", () => {
     const { run } = fleetRunner();
     const faults = JSON.stringify([
