@@ -30,7 +30,7 @@ interface Timing {
 }
 
 function countDroplets(dir: string): number {
-  // The simulated cloud's own reader (tests/engine/cloud.ts) keeps the journal semantics right.
+  // The simulated cloud's own reader (tests/sim/cloud.ts) keeps the journal semantics right.
   const script = `require(${JSON.stringify(path.join(ROOT, "dist", "tests", "engine", "cloud.js"))})
     .openCloud(${JSON.stringify(dir)}).list({ type: ${JSON.stringify(DROPLET)} })
     .then((l) => console.log(l.length))`;

@@ -27,7 +27,6 @@ import { buildEngine, ENGINE_MODULE_DIR } from "../engine/build";
 import { fleetProgram } from "../program";
 import { NoSuchStackError } from "./errors";
 import { stripColors } from "./events";
-import { type CloudName, REGISTRY } from "../strategies/registry";
 import { PROJECT } from "../config/fleet-config";
 import {
   CancelledError,
@@ -73,7 +72,7 @@ export class PulumiCliMissingError extends Error {
 export interface AutomationOptions {
   /** Install the pinned Pulumi CLI when none is found. @default env FLEET_INSTALL_PULUMI=1 */
   installPulumi?: boolean;
-  /** Told about slow one-time steps (installing the CLI or a plugin). */
+  /** Told about slow one-time steps (installing or building the CLI). */
   onMessage?: (message: string) => void;
   /**
    * Environment for the engine, and where fleet looks for its defaults (backend, passphrase,
@@ -324,9 +323,10 @@ export async function openStack(
     program: () => fleetProgram({ projectDir: options.workDir }),
   };
   let pulumiCommand: PulumiCommand | undefined;
+  let busy = 0;
   for (let attempt = 0; ; attempt++) {
     try {
-      if (attempt === 0) pulumiCommand = await locateCli(options.env);
+      if (attempt === 0 && !pulumiCommand) pulumiCommand = await locateCli(options.env);
       const stack = await selectOrStart(
         args,
         { workDir: options.workDir, envVars, pulumiCommand },
@@ -336,6 +336,14 @@ export async function openStack(
     } catch (e) {
       if (options.signal?.aborted)
         throw new CancelledError("cancelled while opening the stack: nothing was changed");
+      if (e instanceof ConcurrentUpdateError && busy++ < 40) {
+        // On a file backend `stack init` takes the stack's lock (`pkg/backend/diy/backend.go`,
+        // CreateStack: Lock, then "already exists"), so a process that finds no stack while
+        // another one is creating it is told the stack is locked. Wait and select it again.
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
+        attempt--;
+        continue;
+      }
       if (e instanceof StackAlreadyExistsError) {
         // createOrSelectStack runs `stack select`, then `stack init` when there is none: another
         // fleet process can create the stack in between (two commands on a fresh clone). Then
@@ -459,8 +467,16 @@ export function translate(e: unknown, signal?: AbortSignal): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+/**
+ * A stack through the Automation API. fleet installs no provider plugins itself: the engine
+ * resolves each one when a resource needs it, from PATH first (an "ambient" plugin, whatever
+ * version the program asks for: `sdk/go/common/workspace/plugins.go`, `getPluginInfoAndPath`),
+ * then the plugin cache, and downloads a missing one itself (`pkg/resource/deploy/providers/
+ * registry.go`, `loadProvider`: a `MissingError` triggers `InstallPlugin` unless
+ * PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION is set). A `pulumi plugin install` beforehand
+ * would download even what is on PATH, and fail offline.
+ */
 class AutomationStack implements FleetStack {
-  private readonly plugins = new Set<string>();
   constructor(
     private readonly stack: Stack,
     /** The user's cancel: a command that fails once it is aborted was interrupted. */
@@ -539,43 +555,8 @@ class AutomationStack implements FleetStack {
     }
   }
 
-  /** Inline programs need their provider plugins installed explicitly, once per process. */
-  private async ensurePlugins(): Promise<void> {
-    const config = await this.stack.getAllConfig();
-    const clouds = new Set<CloudName>();
-    const cloud = config[`${PROJECT}:cloud`]?.value;
-    if (cloud) clouds.add(cloud as CloudName);
-    try {
-      const entries: unknown = JSON.parse(config[`${PROJECT}:workers`]?.value ?? "[]");
-      if (Array.isArray(entries)) {
-        for (const e of entries)
-          if (e && typeof e === "object" && "cloud" in e) clouds.add(String(e.cloud) as CloudName);
-      }
-    } catch {
-      // invalid workers config is reported by the program's validation, with the key named
-    }
-    for (const [cloud, d] of Object.entries(REGISTRY) as [
-      CloudName,
-      (typeof REGISTRY)[CloudName],
-    ][]) {
-      const plugin = "plugin" in d ? d.plugin : undefined;
-      if (!plugin || this.plugins.has(plugin.name)) continue;
-      if (!clouds.has(cloud) && !(await this.inState(plugin.name))) continue;
-      const version = packageVersion(plugin.package);
-      await this.stack.workspace.installPlugin(plugin.name, `v${version}`);
-      this.plugins.add(plugin.name);
-    }
-  }
-
-  private async inState(pluginName: string): Promise<boolean> {
-    return (await this.resources()).some((r) =>
-      r.type.startsWith(`pulumi:providers:${pluginName}`),
-    );
-  }
-
   async up(options: OperationOptions = {}): Promise<Record<string, unknown>> {
     try {
-      await this.ensurePlugins();
       const result = await this.stack.up({
         onEvent: options.onEvent,
         signal: options.signal,
@@ -589,7 +570,6 @@ class AutomationStack implements FleetStack {
 
   async destroy(options: OperationOptions = {}): Promise<void> {
     try {
-      await this.ensurePlugins();
       await this.stack.destroy({ onEvent: options.onEvent, signal: options.signal });
     } catch (e) {
       throw translate(e, options.signal ?? this.cancel);
@@ -598,7 +578,6 @@ class AutomationStack implements FleetStack {
 
   async refresh(options: OperationOptions = {}): Promise<void> {
     try {
-      await this.ensurePlugins();
       await this.stack.refresh({ onEvent: options.onEvent, signal: options.signal });
     } catch (e) {
       throw translate(e, options.signal ?? this.cancel);

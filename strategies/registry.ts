@@ -38,11 +38,6 @@ export interface CloudDescriptor extends CloudRules {
   /** Where its credentials come from; `undefined` for a cloud that needs none. */
   credentials?: CredentialSources;
   /**
-   * The provider plugin the engine needs, named after the npm package whose version it must
-   * match; the Automation API installs it before inline updates. Absent for clouds with none.
-   */
-  plugin?: { name: string; package: string };
-  /**
    * The provider errors that move a worker to its next placement candidate (capacity, quota,
    * availability), listed with their sources in `strategies/capacity-errors.ts`.
    */
@@ -65,7 +60,6 @@ export const REGISTRY = {
     ...CLOUD_RULES.aws,
     capacityErrors: CAPACITY_ERROR_RULES.aws,
     extraKeys: ["imageOwner"],
-    plugin: { name: "aws", package: "@pulumi/aws" },
     regionConfigKey: "aws:region",
     credentials: {
       env: [
@@ -95,14 +89,12 @@ export const REGISTRY = {
       secretConfig: ["azure-native:clientSecret"],
       hint: "sign in with `az login` (stored under ~/.azure), or use a service principal: ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_TENANT_ID and ARM_SUBSCRIPTION_ID in the environment, or `pulumi config set --secret azure-native:clientSecret <secret>` with azure-native:clientId/tenantId/subscriptionId; set the region with `pulumi config set azure-native:location <location>` or fleet:region",
     },
-    plugin: { name: "azure-native", package: "@pulumi/azure-native" },
     workerType: "azure-native:compute:VirtualMachine",
     load: async () => (await import("./azure")).AzureStrategy,
   },
   digitalocean: {
     ...CLOUD_RULES.digitalocean,
     capacityErrors: CAPACITY_ERROR_RULES.digitalocean,
-    plugin: { name: "digitalocean", package: "@pulumi/digitalocean" },
     credentials: {
       env: ["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"],
       config: ["digitalocean:token"],
@@ -124,7 +116,6 @@ export const REGISTRY = {
       secretConfig: ["gcp:credentials", "gcp:accessToken"],
       hint: "run `gcloud auth application-default login` (~/.config/gcloud/application_default_credentials.json), or point GOOGLE_APPLICATION_CREDENTIALS at a service-account key file, or `pulumi config set --secret gcp:credentials <key JSON>`; also set the project with `pulumi config set gcp:project <project>`; fleet:region is a zone on GCP (e.g. us-central1-a) and defaults to gcp:zone",
     },
-    plugin: { name: "gcp", package: "@pulumi/gcp" },
     workerType: "gcp:compute/instance:Instance",
     load: async () => (await import("./gcp")).GcpStrategy,
   },
@@ -138,7 +129,6 @@ export const REGISTRY = {
       secretConfig: ["hcloud:token"],
       hint: "set the HCLOUD_TOKEN environment variable, or store the API token as a secret with `pulumi config set --secret hcloud:token <token>`",
     },
-    plugin: { name: "hcloud", package: "@pulumi/hcloud" },
     workerType: "hcloud:index/server:Server",
     load: async () => (await import("./hetzner")).HetznerStrategy,
   },

@@ -1,14 +1,16 @@
 /**
- * The real `fleet` command in a subprocess, through the `pulumi` double first on PATH (the
- * Automation API spawns it exactly as it would spawn the real CLI): a file backend, a real
- * checkpoint and a simulated cloud per test. The shipped CLI has no test switch.
+ * The real `fleet` command in a subprocess on Pulumi's engine (the Automation API spawns it
+ * exactly as a person's shell would): a file backend, a real checkpoint, and for the simulated
+ * clouds their provider plugins (tests/sim) with a simulated cloud per test. The shipped CLI
+ * has no test switch.
  */
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { alive, CLI, type EngineKind, eventually, fleetProject } from "../harness/project";
+import { alive, CLI, eventually, fleetProject } from "../harness/project";
+import type { CloudObject } from "../sim/cloud";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const EC2 = "aws:ec2/instance:Instance";
@@ -19,25 +21,45 @@ interface Run {
   stderr: string;
 }
 
-/** Dummy credentials: fleet checks that they are present; the simulated clouds accept them. */
+/**
+ * Dummy credentials for every simulated cloud: fleet checks that they are present, and each
+ * plugin checks their shape as its provider does (tests/sim/credentials.ts).
+ */
 const CREDENTIALS: NodeJS.ProcessEnv = {
   DIGITALOCEAN_TOKEN: "dop_v1_test",
   AWS_ACCESS_KEY_ID: "k",
   AWS_SECRET_ACCESS_KEY: "s",
   AWS_REGION: "us-east-1",
+  HCLOUD_TOKEN: "h".repeat(64),
+  ARM_CLIENT_ID: "00000000-0000-0000-0000-000000000001",
+  ARM_CLIENT_SECRET: "azure-test-secret",
+  ARM_TENANT_ID: "00000000-0000-0000-0000-000000000002",
+  ARM_SUBSCRIPTION_ID: "0b1f6471-1bf0-4dda-aec3-111122223333",
+  GOOGLE_CREDENTIALS: '{"type":"service_account","project_id":"fleet-project"}',
+  GOOGLE_PROJECT: "fleet-project",
 };
 
-/**
- * Runs the real `fleet` command against a fresh project: on the `pulumi` double for the
- * simulated clouds (they become provider plugins under Pulumi's engine next), on Pulumi's own
- * engine for the local cloud.
- */
+const SSH_KEY =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsZWV0LXRlc3Qta2V5LWZvci10aGUtc2ltdWxhdGVk fleet-test";
+
+/** Each simulated cloud's worker resource, and the name its cloud object carries. */
+const WORKERS: Record<string, { type: string; name: (o: CloudObject) => string }> = {
+  aws: { type: EC2, name: (o) => String((o.outputs.tags as Record<string, string>).Name) },
+  azure: {
+    type: "azure-native:compute:VirtualMachine",
+    name: (o) => String(o.outputs.vmName ?? o.name),
+  },
+  digitalocean: { type: DROPLET, name: (o) => String(o.outputs.name) },
+  gcp: { type: "gcp:compute/instance:Instance", name: (o) => String(o.outputs.name) },
+  hetzner: { type: "hcloud:index/server:Server", name: (o) => String(o.outputs.name) },
+};
+
+/** Runs the real `fleet` command against a fresh project on Pulumi's engine. */
 function fleetRunner(
   config: Record<string, string> = { "fleet:cloud": "digitalocean" },
-  engine: EngineKind = "double",
   env: NodeJS.ProcessEnv = {},
 ) {
-  const p = fleetProject({ config, env: { ...CREDENTIALS, ...env }, engine });
+  const p = fleetProject({ config, env: { ...CREDENTIALS, ...env } });
   const run = (args: string[], env: NodeJS.ProcessEnv = {}): Run => {
     const r = p.fleetWith(env, ...args);
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -45,7 +67,7 @@ function fleetRunner(
   return { p, run };
 }
 
-describe("fleet command (through the pulumi double)", function () {
+describe("fleet command on Pulumi's engine (simulated clouds: provider plugins)", function () {
   this.timeout(240_000);
 
   it("--help lists every command and exits 0", () => {
@@ -201,11 +223,11 @@ describe("fleet command (through the pulumi double)", function () {
     const faults = JSON.stringify([
       {
         op: "create",
-        match: { name: "digitalocean-f2" },
+        match: { name: "f2" }, // the plugin sees the droplet's inputs: `name` is the worker's
         error: "Error creating droplet: 422 Size is not available in this region.",
       },
     ]);
-    const r = run(["create", "f1", "f2"], { PULUMI_DOUBLE_FAULTS: faults });
+    const r = run(["create", "f1", "f2"], { FLEET_SIM_FAULTS: faults });
     expect(r.code).to.equal(1);
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("fleet: error:"));
     expect(errors).to.have.length(1);
@@ -219,17 +241,50 @@ describe("fleet command (through the pulumi double)", function () {
     ).to.deep.equal(["digitalocean-f2"]);
   });
 
+  it("a create that fails after the droplet exists: the engine keeps it in state, and the converging update retries its initialization", async () => {
+    const { p, run } = fleetRunner();
+    const faults = JSON.stringify([
+      { op: "create", match: { name: "late" }, error: "droplet never became active", after: true },
+    ]);
+    const r = run(["create", "late"], { FLEET_SIM_FAULTS: faults });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain("late").and.contain("droplet never became active");
+    const [droplet] = await p.cloud(DROPLET);
+    expect(droplet?.outputs.name).to.equal("late");
+    // `pkg/resource/deploy/step.go` (CreateStep.Apply): a partial failure keeps the object in
+    // state with initErrors; fleet's converging update then finds them, and the engine issues
+    // an update to "continue awaiting initialization" (`step_generator.go`, hasInitErrors),
+    // which succeeds here and clears them. Nothing is orphaned either way.
+    expect(
+      p
+        .ledger()
+        .filter((l) => l.name === "digitalocean-late")
+        .map((l) => [l.op, l.outcome, l.id]),
+    ).to.deep.equal([
+      ["create", "fault", droplet.id],
+      ["update", "ok", droplet.id],
+    ]);
+    const inState = (p.checkpoint()?.resources ?? []).filter((x) => x.type === DROPLET) as {
+      id?: string;
+      initErrors?: string[];
+    }[];
+    expect(inState.map((x) => [x.id, x.initErrors])).to.deep.equal([[droplet.id, undefined]]);
+    const listed = JSON.parse(run(["list", "--json"]).stdout) as { name: string; id: string }[];
+    expect(listed.map((w) => [w.name, w.id])).to.deep.equal([["late", droplet.id]]);
+  });
+
   it("a failure of a shared resource names it and the provider's reason for every worker it stopped", () => {
     const { run } = fleetRunner();
     const faults = JSON.stringify([
       {
         op: "create",
-        match: { name: "digitalocean-firewall" },
+        type: "digitalocean:index/firewall:Firewall", // auto-named: match its type
+        match: {},
         error:
           "POST https://api.digitalocean.com/v2/firewalls: 403 You do not have access for the attempted action.",
       },
     ]);
-    const r = run(["create", "s1"], { PULUMI_DOUBLE_FAULTS: faults });
+    const r = run(["create", "s1"], { FLEET_SIM_FAULTS: faults });
     expect(r.code).to.equal(1);
     expect(r.stderr.trim().split("\n").pop()).to.equal(
       "fleet: error: 1 worker failed: s1 (not started: the update stopped after digitalocean-firewall failed: " +
@@ -239,15 +294,13 @@ describe("fleet command (through the pulumi double)", function () {
 
   it("Ctrl-C while a worker is being created: exit 130, a graceful cancel, the running create finishes", async () => {
     const { p } = fleetRunner();
-    const faults = JSON.stringify([
-      { op: "create", match: { name: "digitalocean-slow" }, delayMs: 4000 },
-    ]);
+    const faults = JSON.stringify([{ op: "create", match: { name: "slow" }, delayMs: 4000 }]);
     const child = spawn(
       process.execPath,
       [CLI, "-C", p.dir, "--stack", p.stack, "create", "slow"],
       {
         detached: true, // its own process group, as a shell gives a foreground job
-        env: { ...p.env, PULUMI_DOUBLE_FAULTS: faults },
+        env: { ...p.env, FLEET_SIM_FAULTS: faults },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
@@ -305,6 +358,98 @@ describe("fleet command (through the pulumi double)", function () {
   });
 });
 
+describe("every simulated cloud end to end on Pulumi's engine: create, list, delete, use, delete-all", function () {
+  this.timeout(600_000);
+  const clouds = ["aws", "azure", "digitalocean", "gcp", "hetzner"];
+
+  for (const [i, cloud] of clouds.entries()) {
+    const next = clouds[(i + 1) % clouds.length];
+    it(`${cloud} (then \`use ${next}\`): the plugin's cloud, the checkpoint and fleet list agree at every step`, async () => {
+      // Azure needs an SSH key; with one, every cloud makes its key resource too.
+      const { p, run } = fleetRunner({
+        "fleet:cloud": cloud,
+        "fleet:sshPublicKeys": JSON.stringify([SSH_KEY]),
+      });
+      const w = WORKERS[cloud];
+      /** `name id` of each worker object of `c` in the simulated cloud. */
+      const inCloud = async (c: string) =>
+        (await p.cloud(WORKERS[c].type)).map((o) => `${WORKERS[c].name(o)} ${o.id}`).sort();
+      /** `name id` of each worker resource of `c` in the checkpoint. */
+      const inState = (c: string) =>
+        (p.checkpoint()?.resources ?? [])
+          .filter((r) => r.type === WORKERS[c].type)
+          .map((r) => `${r.urn.split("::").pop()?.slice(`${c}-`.length)} ${r.id}`)
+          .sort();
+      const listed = () => {
+        const l = run(["list", "--json"]);
+        expect(l.code, l.stderr).to.equal(0);
+        return JSON.parse(l.stdout) as Record<string, string>[];
+      };
+      const asPairs = (ws: Record<string, string>[]) => ws.map((x) => `${x.name} ${x.id}`).sort();
+
+      const c = run(["create", "w-a", "w-b", "--json"]);
+      expect(c.code, c.stderr).to.equal(0);
+      const made = JSON.parse(c.stdout) as Record<string, string>[];
+      expect(made.map((x) => [x.name, x.cloud])).to.deep.equal([
+        ["w-a", cloud],
+        ["w-b", cloud],
+      ]);
+      for (const x of made)
+        expect(x.ip, `${x.name} has an address`).to.match(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(await inCloud(cloud)).to.deep.equal(asPairs(made));
+      expect(inState(cloud)).to.deep.equal(asPairs(made));
+      expect(asPairs(listed())).to.deep.equal(asPairs(made));
+      const creates = p.ledger().filter((l) => l.op === "create" && l.type === w.type);
+      expect(creates.map((l) => [l.outcome, l.id]).sort()).to.deep.equal(
+        made.map((x) => ["ok", x.id]).sort(),
+      );
+
+      if (cloud === "aws") {
+        // AWS all the way: the image is a name pattern, resolved by the plugin's AMI lookup.
+        const lookups = p.ledger().filter((l) => l.op === "invoke");
+        expect(lookups.map((l) => [l.type, l.outcome])).to.deep.include([
+          "aws:ec2/getAmi:getAmi",
+          "ok",
+        ]);
+        for (const o of await p.cloud(EC2))
+          expect(String(o.outputs.ami)).to.match(/^ami-[0-9a-f]+$/);
+      }
+
+      const d = run(["delete", "w-a", "--json"]);
+      expect(d.code, d.stderr).to.equal(0);
+      const left = made.filter((x) => x.name === "w-b");
+      expect(await inCloud(cloud)).to.deep.equal(asPairs(left));
+      expect(inState(cloud)).to.deep.equal(asPairs(left));
+      expect(asPairs(listed())).to.deep.equal(asPairs(left));
+
+      // `use` moves the worker without a cloud of its own to the next cloud, new one first.
+      const u = run(["use", next, "--json"]);
+      expect(u.code, u.stderr).to.equal(0);
+      const moved = listed();
+      expect(moved.map((x) => [x.name, x.cloud])).to.deep.equal([["w-b", next]]);
+      expect(await inCloud(cloud), `nothing of w-b is left on ${cloud}`).to.deep.equal([]);
+      expect(inState(cloud)).to.deep.equal([]);
+      expect(await inCloud(next)).to.deep.equal(asPairs(moved));
+      expect(inState(next)).to.deep.equal(asPairs(moved));
+
+      const all = run(["delete-all", "--yes"]);
+      expect(all.code, all.stderr).to.equal(0);
+      expect(listed()).to.deep.equal([]);
+      // Nothing at all is left in either cloud: workers and the fleet's shared resources.
+      const objects = (await p.cloud(undefined)).filter((o) => o.provider !== "_double");
+      expect(objects.map((o) => `${o.type} ${o.id}`)).to.deep.equal([]);
+      // Every create the plugins performed was matched by a delete.
+      const ledger = p.ledger().filter((l) => l.outcome === "ok");
+      const ids = (op: string) =>
+        ledger
+          .filter((l) => l.op === op)
+          .map((l) => `${l.type} ${l.id}`)
+          .sort();
+      expect(ids("delete")).to.deep.equal(ids("create"));
+    });
+  }
+});
+
 describe("fleet command on Pulumi's engine (local cloud: real worker processes)", function () {
   this.timeout(300_000);
   const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
@@ -321,7 +466,7 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
   });
 
   it("creates, lists as a table and as JSON, deletes, and deletes all: processes, checkpoint and list agree", async () => {
-    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" });
     const c = run(["create", "a", "b", "--json"]);
     expect(c.code, c.stderr).to.equal(0);
     const made = JSON.parse(c.stdout) as Record<string, string>[];
@@ -362,7 +507,7 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
   });
 
   it("reports name every worker the engine created or deleted: after a plain `pulumi destroy`, create c says it also re-created a and b", async () => {
-    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" });
     const reported = (r: Run) =>
       r.stderr.split("\n").filter((l) => /^(created|deleted|replaced|removed) /.test(l));
     const pids = (r: Run) => (JSON.parse(r.stdout) as { id: string }[]).map((w) => pidOf(w.id));
@@ -402,7 +547,7 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
   });
 
   it("usage errors are one line in fleet's error form, exit 2, refused before anything starts; --help names the limits and use --help the clouds", () => {
-    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" });
     const hint = " (fleet --help shows the usage)";
     const count = (n: string) =>
       `fleet: error: option '-n, --count <n>' argument '${n}' is invalid. expected a whole number from 1 to 10,000, got "${n}"${hint}`;
@@ -444,7 +589,7 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
   });
 
   it("a --stack that does not exist: list, delete, delete-all, cost, reap, sync and env refuse it naming the stacks and write nothing; create and use say they start it", () => {
-    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" });
     const made = run(["create", "a", "--json"]);
     expect(made.code, made.stderr).to.equal(0);
     started.push(...(JSON.parse(made.stdout) as { id: string }[]).map((w) => pidOf(w.id)));
@@ -508,7 +653,7 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
   });
 
   it("shows per-worker progress; errors are one line with exit 1, usage errors exit 2, and none of them runs an update", () => {
-    const { p, run } = fleetRunner({ "fleet:cloud": "local" }, "engine");
+    const { p, run } = fleetRunner({ "fleet:cloud": "local" });
     const r = run(["create", "p1"]);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr).to.contain("p1: creating").and.contain("p1: created");

@@ -7,7 +7,7 @@ import type { OperationOptions } from "../../context/stack";
 import { FleetConfigError } from "../../config/errors";
 import { WorkersFailedError } from "../../context/errors";
 import { configuredNames, rejection, testFleet } from "../harness/context";
-import { CAPACITY_ERRORS } from "../engine/providers/errors";
+import { CAPACITY_ERRORS } from "../sim/errors";
 
 const PLACEMENTS = JSON.stringify([
   { cloud: "digitalocean", region: "nyc3" },

@@ -4,7 +4,7 @@ import type { WorkerOverrides } from "../../config/fleet-config";
 import { type Placement, parsePlacements } from "../../config/placements";
 import { FailoverPlan, exhaustedMessage, needsAnotherRound } from "../../context/failover";
 import { capacityErrorOf } from "../../strategies/registry";
-import { CAPACITY_ERRORS } from "../engine/providers/errors";
+import { CAPACITY_ERRORS } from "../sim/errors";
 
 const CANDIDATES: Placement[] = parsePlacements("fleet:placements", [
   { cloud: "aws", region: "us-east-1", size: "t3.micro" },

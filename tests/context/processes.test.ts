@@ -1,7 +1,8 @@
 /**
- * CloudContext at the engine boundary: opened through the Automation API on the `pulumi` double
- * first on PATH (tests/engine/bin/pulumi), with a file backend, the local cloud's real
- * processes and the simulated clouds. What the in-process double cannot show lives here.
+ * CloudContext at the engine boundary: opened through the Automation API on Pulumi's engine
+ * (first on PATH, with the simulated clouds' provider plugins from tests/sim/bin), with a file
+ * backend, the local cloud's real processes and the simulated clouds. What the in-process
+ * FleetStack double cannot show lives here.
  */
 import { expect } from "chai";
 import { fork } from "node:child_process";
@@ -27,14 +28,13 @@ async function withEnv<T>(env: NodeJS.ProcessEnv, fn: () => Promise<T>): Promise
   }
 }
 
-describe("CloudContext as OS processes (the local cloud on Pulumi's engine; simulated DigitalOcean on the double)", function () {
+describe("CloudContext as OS processes on Pulumi's engine (the local cloud; simulated DigitalOcean through its plugin)", function () {
   this.timeout(600_000);
 
   it("several OS processes on one stack lose nothing: config, state, cloud and list agree", async () => {
     const p = fleetProject({
       config: { "fleet:cloud": "digitalocean" },
       env: { DIGITALOCEAN_TOKEN: "dop_v1_test" },
-      engine: "double", // simulated DigitalOcean: a provider plugin under the real engine next
     });
     const script = path.join(__dirname, "..", "harness", "context-process.js");
     const procs = 3;
@@ -82,13 +82,11 @@ describe("CloudContext as OS processes (the local cloud on Pulumi's engine; simu
   it("a cancel while a worker is being created: the create in flight finishes, nothing new starts, config = state = cloud", async () => {
     const p = fleetProject({
       config: { "fleet:cloud": "digitalocean" },
-      engine: "double", // simulated DigitalOcean: a provider plugin under the real engine next
-      // a's create takes 4 s in the simulated cloud: long enough to cancel while it runs.
+      // a's create takes 4 s in the simulated cloud: long enough to cancel while it runs. The
+      // plugin matches the inputs it receives: a droplet's `name` is the worker's name.
       env: {
         DIGITALOCEAN_TOKEN: "dop_v1_test",
-        PULUMI_DOUBLE_FAULTS: JSON.stringify([
-          { op: "create", match: { name: "digitalocean-a" }, delayMs: 4000 },
-        ]),
+        FLEET_SIM_FAULTS: JSON.stringify([{ op: "create", match: { name: "a" }, delayMs: 4000 }]),
       },
     });
     const controller = new AbortController();

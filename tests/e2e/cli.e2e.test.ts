@@ -2,14 +2,13 @@
  * End to end: the real `fleet` command and plain `pulumi up`/`destroy`, through a `pulumi` on
  * PATH, with a file backend in a temporary directory.
  *
- * By default the `pulumi` is the double (`tests/engine/bin/pulumi`, first on PATH): it runs
- * the program through the SDK's real runtime, the local cloud's dynamic provider through the
- * SDK's own provider host, and simulates the clouds. With `FLEET_E2E_REAL=1` and a real
- * `pulumi` on PATH, the same scenarios run against the real CLI (simulated-cloud scenarios,
- * which need the double's cloud, are then reported as skipped with the reason).
+ * By default the `pulumi` is Pulumi's own engine (`npm run engine`, first on PATH) with the
+ * simulated clouds' provider plugins (tests/sim/bin) beside it. With `FLEET_E2E_REAL=1` and a
+ * real `pulumi` on PATH, the same scenarios run against the real CLI (simulated-cloud
+ * scenarios, which need the simulated plugins, are then reported as skipped with the reason).
  */
 import { expect } from "chai";
-import { openCloud } from "../engine/cloud";
+import { openCloud } from "../sim/cloud";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -28,7 +27,7 @@ const REAL_MISSING = REAL && realProbe?.status !== 0;
 const ENGINE = REAL ? "the Pulumi CLI on PATH" : "Pulumi's engine (npm run engine)";
 const DROPLET = "digitalocean:index/droplet:Droplet";
 
-/** A fleet project in a temporary directory (tests/harness/project.ts), on the double unless FLEET_E2E_REAL=1. */
+/** A fleet project in a temporary directory (tests/harness/project.ts), on Pulumi's engine unless FLEET_E2E_REAL=1. */
 function project(
   stack: string,
   config: Record<string, string>,
@@ -214,13 +213,13 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
     expect(workers, "nothing was created").to.deep.equal([]);
   });
 
-  describe(`simulated DigitalOcean${REAL ? " [skipped: needs the double's simulated cloud]" : ""}`, () => {
+  describe(`simulated DigitalOcean${REAL ? " [skipped: needs the simulated clouds' plugins]" : ""}`, () => {
     before(function () {
       if (REAL) this.skip();
     });
 
     it("creates droplets in the simulated cloud; a failed create names the worker and the provider's message, and nothing is lost", async () => {
-      const p = project("sim", { "fleet:cloud": "digitalocean" }, "double");
+      const p = project("sim", { "fleet:cloud": "digitalocean" });
       const ok = p.fleet("create", "do-a", "do-b", "--json");
       expect(ok.status, ok.stderr).to.equal(0);
       /** Each droplet in the simulated cloud as fleet should list it. */
@@ -250,12 +249,12 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       const faults = JSON.stringify([
         {
           op: "create",
-          match: { name: "digitalocean-do-c" },
+          match: { name: "do-c" }, // the droplet's `name` input is the worker's name
           error:
             "Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 Size is not available in this region.",
         },
       ]);
-      const failed = p.fleetWith({ PULUMI_DOUBLE_FAULTS: faults }, "create", "do-c", "do-d");
+      const failed = p.fleetWith({ FLEET_SIM_FAULTS: faults }, "create", "do-c", "do-d");
       expect(failed.status).to.equal(1);
       expect(failed.stderr).to.contain("do-c");
       expect(failed.stderr).to.contain("Size is not available in this region");
@@ -281,11 +280,7 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
 
       // A droplet deleted outside fleet: `list --refresh` reads the cloud and says it is missing.
       const doA = (await p.cloud(DROPLET)).find((o) => o.outputs.name === "do-a");
-      await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand(
-        "digitalocean",
-        DROPLET,
-        String(doA?.id),
-      );
+      await openCloud(p.simDir).deleteOutOfBand("digitalocean", DROPLET, String(doA?.id));
       const refreshed = p.fleet("list", "--refresh", "--json");
       expect(refreshed.status, refreshed.stderr).to.equal(0);
       const status = Object.fromEntries(

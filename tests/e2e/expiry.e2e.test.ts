@@ -1,7 +1,7 @@
 /**
- * Prices and expiry end to end: the real `fleet` command through the `pulumi` double
- * (`tests/engine/bin/pulumi` first on PATH), a file backend and a simulated cloud in a temporary
- * project, as in `cli.e2e.test.ts`.
+ * Prices and expiry end to end: the real `fleet` command on Pulumi's engine (`npm run engine`,
+ * first on PATH, with the simulated clouds' provider plugins from tests/sim/bin), a file backend
+ * and a simulated cloud in a temporary project, as in `cli.e2e.test.ts`.
  *
  * Workers are made "expired" the way a clock would: their recorded `expiresAt` is moved into
  * the past in the stack file, so nothing here waits for time to pass.
@@ -12,8 +12,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { openCloud } from "../engine/cloud";
-import { alive, type EngineKind, eventually, pathFor } from "../harness/project";
+import { openCloud } from "../sim/cloud";
+import { alive, eventually, pathFor } from "../harness/project";
+import { SIM_DIR_VAR } from "../sim/faults";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
 const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
@@ -32,11 +33,8 @@ interface Listed {
   expiresAt: string | null;
 }
 
-/**
- * A temporary project: the local cloud on Pulumi's engine (`npm run engine`), simulated clouds
- * on the `pulumi` double until they become provider plugins.
- */
-function project(stack: string, config: Record<string, string>, engine: EngineKind) {
+/** A temporary project on Pulumi's engine (`npm run engine`) with the simulated clouds' plugins. */
+function project(stack: string, config: Record<string, string>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-expiry-"));
   // The engine starts the dynamic-provider plugin here; it finds the SDK from here.
   fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
@@ -51,11 +49,11 @@ function project(stack: string, config: Record<string, string>, engine: EngineKi
   fs.mkdirSync(path.join(dir, "state"));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PATH: pathFor(engine),
+    PATH: pathFor("engine"),
     PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
     PULUMI_CONFIG_PASSPHRASE: "expiry-test-passphrase",
     PULUMI_HOME: path.join(dir, "home"),
-    PULUMI_DOUBLE_DIR: path.join(dir, "double"),
+    [SIM_DIR_VAR]: path.join(dir, "sim"),
     PULUMI_SKIP_UPDATE_CHECK: "true",
     DIGITALOCEAN_TOKEN: "dop_v1_expiry",
   };
@@ -105,11 +103,11 @@ const entryOf = (entries: (string | Entry)[], name: string) =>
 
 const pidOf = (w: Listed) => Number(w.id.split(":")[0]);
 
-describe("prices and expiry end to end (local cloud on Pulumi's engine, simulated DigitalOcean on the double)", function () {
+describe("prices and expiry end to end on Pulumi's engine (local cloud; simulated DigitalOcean through its plugin)", function () {
   this.timeout(900_000);
 
   it("local cloud: --ttl records expiresAt, list shows price and expiry, reap stops exactly the expired processes in one update", async () => {
-    const p = project("exp", { "fleet:cloud": "local" }, "engine");
+    const p = project("exp", { "fleet:cloud": "local" });
 
     // A bad ttl is refused before any engine call: without a `pulumi` on PATH it still names the ttl.
     const bad = p.fleet(["create", "x1", "--ttl", "2x"], { PATH: path.dirname(process.execPath) });
@@ -208,17 +206,13 @@ describe("prices and expiry end to end (local cloud on Pulumi's engine, simulate
   });
 
   it("simulated DigitalOcean: prices per region (unknown stays unknown), ttl in a worker object, reap deletes only the expired droplets", async () => {
-    const p = project(
-      "sim",
-      {
-        "fleet:cloud": "digitalocean",
-        "fleet:workers": JSON.stringify([{ name: "d-big", size: "large", ttl: "1d" }]),
-      },
-      "double",
-    );
+    const p = project("sim", {
+      "fleet:cloud": "digitalocean",
+      "fleet:workers": JSON.stringify([{ name: "d-big", size: "large", ttl: "1d" }]),
+    });
     const droplets = async () =>
       (
-        await openCloud(p.env.PULUMI_DOUBLE_DIR as string).list({
+        await openCloud(String(p.env[SIM_DIR_VAR])).list({
           type: "digitalocean:index/droplet:Droplet",
         })
       )

@@ -1,6 +1,7 @@
 /**
- * Capacity failover end to end: the real `fleet` command over the `pulumi` double, with capacity
- * and other errors injected through `PULUMI_DOUBLE_FAULTS` in each cloud's real wording
+ * Capacity failover end to end: the real `fleet` command on Pulumi's engine with the simulated
+ * clouds' provider plugins (tests/sim), with capacity and other errors injected through
+ * `FLEET_SIM_FAULTS` in each cloud's real wording
  * (`CAPACITY_ERRORS`). Each scenario counts what exists three ways — the simulated cloud, the
  * stack's checkpoint and `fleet list` — so nothing is lost, orphaned or half-created.
  */
@@ -10,13 +11,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as jsYaml from "js-yaml";
-import { openCloud } from "../engine/cloud";
-import { readLedger } from "../engine/faults";
-import { CAPACITY_ERRORS } from "../engine/providers/errors";
+import { openCloud } from "../sim/cloud";
+import { SIM_DIR_VAR, readLedger } from "../sim/faults";
+import { pathFor } from "../harness/project";
+import { CAPACITY_ERRORS } from "../sim/errors";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
 const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
-const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const SERVER = "hcloud:index/server:Server";
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -32,7 +33,7 @@ interface Listed {
 
 interface Project {
   dir: string;
-  doubleDir: string;
+  simDir: string;
   fleet(faults: unknown[], ...args: string[]): SpawnSyncReturns<string>;
   list(): Listed[];
   /** Worker resources in the checkpoint: `<type> <logical name>`. */
@@ -45,7 +46,7 @@ interface Project {
   updates(): number;
 }
 
-/** A fleet project in a temporary directory, run through the double (as tests/e2e/cli.e2e.test.ts). */
+/** A fleet project in a temporary directory on Pulumi's engine (as tests/e2e/cli.e2e.test.ts). */
 function project(stack: string, config: Record<string, string>): Project {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-failover-"));
   const yaml = fs
@@ -58,31 +59,32 @@ function project(stack: string, config: Record<string, string>): Project {
   const lines = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`);
   fs.writeFileSync(stackFile, `config:\n${lines.join("\n")}\n`);
   fs.mkdirSync(path.join(dir, "state"));
-  const doubleDir = path.join(dir, "double");
+  const simDir = path.join(dir, "sim");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PATH: `${DOUBLE_BIN}${path.delimiter}${process.env.PATH}`,
+    PATH: pathFor("engine"),
     PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
     PULUMI_CONFIG_PASSPHRASE: "failover-test-passphrase",
     PULUMI_HOME: path.join(dir, "home"),
-    PULUMI_DOUBLE_DIR: doubleDir,
+    [SIM_DIR_VAR]: simDir,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     DIGITALOCEAN_TOKEN: "dop_v1_failover",
-    HCLOUD_TOKEN: "hcloud-failover-token",
+    // terraform-provider-hcloud refuses a token that is not 64 characters (tests/sim/credentials.ts).
+    HCLOUD_TOKEN: "h".repeat(64),
     AWS_ACCESS_KEY_ID: "AKIAFAILOVERTEST0000",
     AWS_SECRET_ACCESS_KEY: "failover-test-secret",
     AWS_REGION: "us-east-1",
   };
   const fleet = (faults: unknown[], ...args: string[]) =>
     spawnSync(process.execPath, [CLI, "-C", dir, "--stack", stack, ...args], {
-      env: { ...env, PULUMI_DOUBLE_FAULTS: JSON.stringify(faults) },
+      env: { ...env, FLEET_SIM_FAULTS: JSON.stringify(faults) },
       encoding: "utf8",
       input: "",
       timeout: 280_000,
     });
   return {
     dir,
-    doubleDir,
+    simDir,
     fleet,
     list: () => {
       const r = fleet([], "list", "--json");
@@ -100,7 +102,7 @@ function project(stack: string, config: Record<string, string>): Project {
         .sort();
     },
     inCloud: async () => {
-      const cloud = openCloud(doubleDir);
+      const cloud = openCloud(simDir);
       const out: string[] = [];
       for (const type of WORKER_TYPES)
         for (const o of await cloud.list({ type }))
@@ -144,7 +146,7 @@ const fail = (match: Record<string, string>, error: string, type?: string) => ({
 
 const NYC3_FULL = fail({ region: "nyc3" }, CAPACITY_ERRORS.digitalocean.sizeUnavailable, DROPLET);
 
-describe("capacity failover end to end through the pulumi double", function () {
+describe("capacity failover end to end on Pulumi's engine (simulated clouds through their plugins)", function () {
   this.timeout(600_000);
 
   it("capacity failures on the first candidate land every worker of the call on the next one, recorded in config", async () => {
@@ -176,7 +178,7 @@ describe("capacity failover end to end through the pulumi double", function () {
       })),
     );
     // nyc3 answered at least once (every fault is in the ledger); nothing was created there.
-    const faults = readLedger(p.doubleDir).filter((l) => l.outcome === "fault");
+    const faults = readLedger(p.simDir).filter((l) => l.outcome === "fault");
     expect(faults.map((l) => l.name).sort()).to.deep.equal(
       ["a1", "a2", "a3"].map((n) => `digitalocean-${n}`),
     );
@@ -208,9 +210,10 @@ describe("capacity failover end to end through the pulumi double", function () {
     const first = p.fleet([], "create", "old1");
     expect(first.status, first.stderr).to.equal(0);
     const faults = [
-      fail({ name: "digitalocean-m2" }, CAPACITY_ERRORS.digitalocean.dropletLimit),
-      fail({ name: "digitalocean-m3" }, CAPACITY_ERRORS.digitalocean.regionUnavailable),
-      fail({ name: "hetzner-m3" }, CAPACITY_ERRORS.hetzner.resourceUnavailable),
+      // The plugins match the inputs they receive: `name` is the worker's name on both clouds.
+      fail({ name: "m2" }, CAPACITY_ERRORS.digitalocean.dropletLimit, DROPLET),
+      fail({ name: "m3" }, CAPACITY_ERRORS.digitalocean.regionUnavailable, DROPLET),
+      fail({ name: "m3" }, CAPACITY_ERRORS.hetzner.resourceUnavailable, SERVER),
     ];
     const before = p.updates();
     const r = p.fleet(faults, "create", "m1", "m2", "m3", "m4");
@@ -251,7 +254,7 @@ describe("capacity failover end to end through the pulumi double", function () {
     );
     expect(names.sort()).to.deep.equal(["m1", "m2", "m4", "old1"]);
     // Every injected fault fired once: m3 was tried on both candidates, m2 on both too.
-    const ledger = readLedger(p.doubleDir);
+    const ledger = readLedger(p.simDir);
     expect(
       ledger
         .filter((l) => l.outcome === "fault")
@@ -302,7 +305,7 @@ describe("capacity failover end to end through the pulumi double", function () {
     });
     const badImage =
       'Error creating droplet: POST https://api.digitalocean.com/v2/droplets: 422 (request "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b") You specified an invalid image for Droplet creation.';
-    const r = p.fleet([fail({ name: "digitalocean-n1" }, badImage)], "create", "n1", "n2");
+    const r = p.fleet([fail({ name: "n1" }, badImage, DROPLET)], "create", "n1", "n2");
     expect(r.status).to.equal(1);
     expect(r.stderr).to.contain("n1");
     expect(r.stderr).to.contain("invalid image");
@@ -311,7 +314,7 @@ describe("capacity failover end to end through the pulumi double", function () {
     expect(p.updates()).to.equal(2);
     expect(p.list().map((w) => w.name)).to.deep.equal(["n2"]);
     // Hetzner was never asked for n1.
-    const ledger = readLedger(p.doubleDir);
+    const ledger = readLedger(p.simDir);
     expect(ledger.filter((l) => l.name === "hetzner-n1")).to.deep.equal([]);
     const landed = p.list().map((w) => w.name);
     expect(landed).to.not.include("n1");
@@ -332,7 +335,10 @@ describe("capacity failover end to end through the pulumi double", function () {
       ]),
     });
     const faults = [
-      { ...fail({ name: "aws-e1" }, CAPACITY_ERRORS.aws.insufficientCapacity, INSTANCE), times: 1 },
+      {
+        ...fail({ "tags.Name": "e1" }, CAPACITY_ERRORS.aws.insufficientCapacity, INSTANCE),
+        times: 1,
+      },
     ];
     const r = p.fleet(faults, "create", "e1", "--json");
     expect(r.status, r.stderr).to.equal(0);
@@ -350,7 +356,7 @@ describe("capacity failover end to end through the pulumi double", function () {
     expect(await p.inCloud()).to.deep.equal([`${INSTANCE} e1 eu-west-1`]);
     expect(p.inState()).to.deep.equal([`${INSTANCE} aws-e1`]);
     // Nothing of the refused region is left: no instance, key pair or security group.
-    const all = await openCloud(p.doubleDir).list({ provider: "aws" });
+    const all = await openCloud(p.simDir).list({ provider: "aws" });
     expect(all.filter((o) => JSON.stringify(o.outputs).includes("us-east-1"))).to.deep.equal([]);
   });
 });

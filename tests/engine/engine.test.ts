@@ -220,7 +220,7 @@ describe("pulumi double: engine rules", function () {
     p.setResources([droplet("r1")]);
     ok(p.up().run);
     const before = (await p.cloud()).find((o) => o.type === DROPLET);
-    const { openCloud } = await import("./cloud");
+    const { openCloud } = await import("../sim/cloud");
     await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand(
       "digitalocean",
       DROPLET,
@@ -360,7 +360,7 @@ describe("pulumi double: engine rules", function () {
     p.setResources([droplet("c")]);
     ok(p.up().run);
     const c = (await p.cloud()).find((o) => o.type === DROPLET && o.outputs.name === "c");
-    const { openCloud } = await import("./cloud");
+    const { openCloud } = await import("../sim/cloud");
     await openCloud(p.env.PULUMI_DOUBLE_DIR as string).deleteOutOfBand(
       "digitalocean",
       DROPLET,

@@ -12,7 +12,7 @@ import {
   parseFaults,
   readLedger,
 } from "./faults";
-import { CAPACITY_ERRORS } from "./providers/simulated";
+import { CAPACITY_ERRORS } from "../sim/providers";
 
 const run = promisify(execFile);
 

@@ -22,7 +22,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { type Json, type JsonObject, withFileLock } from "./cloud";
+import { type Json, type JsonObject, withFileLock } from "../sim/cloud";
 
 /** The environment variable holding the rules. */
 export const FAULTS_VAR = "PULUMI_DOUBLE_FAULTS";

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { type CloudObject, openCloud } from "./cloud";
+import { type CloudObject, openCloud } from "../sim/cloud";
 import type { EngineEvent } from "./engine/events";
 import { type LedgerLine, readLedger } from "./faults";
 

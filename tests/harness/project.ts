@@ -1,9 +1,9 @@
 /**
  * A fleet project in a temporary directory, driven through a `pulumi` on PATH: by default
  * Pulumi's own engine, built from its Go module by `npm run engine` (`ENGINE_BIN`, first on
- * PATH); for the simulated clouds, until they become provider plugins, the double
- * (`tests/engine/bin/pulumi`). Each project has its own file backend, passphrase, PULUMI_HOME
- * and simulated cloud. Shared by the CLI tests, the end-to-end scenarios and the multi-process
+ * PATH), with the simulated clouds' provider plugins (`SIM_BIN`, `tests/sim/bin`) next on PATH,
+ * where the engine finds them as ambient plugins. Each project has its own file backend,
+ * passphrase, PULUMI_HOME and simulated clouds (`FLEET_SIM_DIR`). Shared by the CLI tests, the end-to-end scenarios and the multi-process
  * CloudContext test, so every one of them runs fleet exactly as a person would.
  */
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
@@ -11,16 +11,19 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { type CloudObject, openCloud } from "../engine/cloud";
-import { type LedgerLine, readLedger } from "../engine/faults";
+import { type CloudObject, openCloud } from "../sim/cloud";
+import { type LedgerLine, SIM_DIR_VAR, readLedger } from "../sim/faults";
 import { engineInstallRoot } from "../../engine/build";
 
 /** The repository root (this file runs from `dist/tests/harness/`). */
 export const ROOT = path.join(__dirname, "..", "..", "..");
 /** The built `fleet` command. */
 export const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
-/** The folder holding the `pulumi` double. */
-export const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
+/**
+ * The folder holding the simulated clouds' provider plugins (`pulumi-resource-aws`, …), which
+ * Pulumi's engine loads from PATH (tests/sim/plugin.ts).
+ */
+export const SIM_BIN = path.join(ROOT, "tests", "sim", "bin");
 /**
  * The folder holding Pulumi's engine and its bundled plugins, as `npm run engine` builds them
  * (`npm test` runs it first). Read from this process's HOME before any test changes it.
@@ -28,17 +31,19 @@ export const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
 export const ENGINE_BIN = path.join(engineInstallRoot(), "bin");
 
 /**
- * Which `pulumi` a project runs: `engine`, Pulumi's own (`ENGINE_BIN`); `double`, the double
- * (only the simulated clouds still need it: they become provider plugins under the real
- * engine next); `path`, whatever `pulumi` is already on PATH (FLEET_E2E_REAL=1).
+ * Which `pulumi` a project runs: `engine`, Pulumi's own (`ENGINE_BIN`) with the simulated
+ * clouds' plugins (`SIM_BIN`); `path`, whatever `pulumi` and plugins are already on PATH
+ * (FLEET_E2E_REAL=1, real clouds).
  */
-export type EngineKind = "engine" | "double" | "path";
+export type EngineKind = "engine" | "path";
 
-/** The PATH that puts `kind`'s `pulumi` first, and this process's Node (24) before any other. */
+/**
+ * The PATH that puts `kind`'s `pulumi` first, then (for `engine`) the simulated clouds' plugins,
+ * and this process's Node (24) before any other.
+ */
 export function pathFor(kind: EngineKind, PATH = process.env.PATH ?? ""): string {
   const first = [path.dirname(process.execPath)];
-  if (kind === "engine") first.unshift(ENGINE_BIN);
-  if (kind === "double") first.unshift(DOUBLE_BIN);
+  if (kind === "engine") first.unshift(ENGINE_BIN, SIM_BIN);
   return [...first, PATH].join(path.delimiter);
 }
 
@@ -68,8 +73,8 @@ export interface FleetProject {
   stack: string;
   /** The environment every command here runs with. */
   env: NodeJS.ProcessEnv;
-  /** The double's working directory (`PULUMI_DOUBLE_DIR`). */
-  doubleDir: string;
+  /** The simulated clouds' directory (`FLEET_SIM_DIR`): cloud store, fault counters, ledger. */
+  simDir: string;
   /** Runs `fleet -C <dir> --stack <stack> …args` to completion. */
   fleet(...args: string[]): SpawnSyncReturns<string>;
   /** The same, with variables laid over the project's environment (undefined removes one). */
@@ -82,9 +87,9 @@ export interface FleetProject {
   updates(): number;
   /** The `fleet:workers` names in the stack file. */
   configuredNames(): string[];
-  /** Objects of one type in the simulated cloud. */
-  cloud(type: string): Promise<CloudObject[]>;
-  /** The double's ledger of provider operations. */
+  /** Objects of one type (every object, when undefined) in the simulated clouds. */
+  cloud(type: string | undefined): Promise<CloudObject[]>;
+  /** The plugins' ledger of provider operations. */
   ledger(): LedgerLine[];
 }
 
@@ -116,7 +121,7 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
   // The engine starts plugins in the project directory, and the dynamic-provider shim finds the
   // SDK from there (engine/build.ts), as in a real project with its own node_modules.
   fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-  const doubleDir = path.join(dir, "double");
+  const simDir = path.join(dir, "sim");
   const state = path.join(dir, "state");
   fs.mkdirSync(state);
   const base: NodeJS.ProcessEnv = options.inheritEnv
@@ -128,7 +133,7 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
     PULUMI_BACKEND_URL: `file://${state}`,
     PULUMI_CONFIG_PASSPHRASE: "fleet-test-passphrase",
     PULUMI_HOME: path.join(dir, "home"),
-    PULUMI_DOUBLE_DIR: doubleDir,
+    [SIM_DIR_VAR]: simDir,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     ...options.env,
   };
@@ -151,7 +156,7 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
     dir,
     stack,
     env,
-    doubleDir,
+    simDir,
     fleet: (...args) => fleetWith({}, ...args),
     fleetWith,
     pulumi: (args, extraEnv = {}) =>
@@ -177,8 +182,8 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
       )[];
       return list.map((e) => (typeof e === "string" ? e : e.name));
     },
-    cloud: (type) => openCloud(doubleDir).list({ type }),
-    ledger: () => readLedger(doubleDir),
+    cloud: (type) => openCloud(simDir).list(type === undefined ? {} : { type }),
+    ledger: () => readLedger(simDir),
   };
 }
 

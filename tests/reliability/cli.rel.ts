@@ -15,7 +15,7 @@ import fc from "fast-check";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { main } from "../../cli/fleet";
-import { openCloud } from "../engine/cloud";
+import { openCloud } from "../sim/cloud";
 import { type RelProject, ledgerCounts, reckon, relProject, settle } from "./support/double";
 import { capture } from "./support/fixtures";
 import { hostileString, nearName, validName } from "./support/generators";

@@ -12,8 +12,8 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openCloud } from "../engine/cloud";
-import { CAPACITY_ERRORS } from "../engine/providers/errors";
+import { openCloud } from "../sim/cloud";
+import { CAPACITY_ERRORS } from "../sim/errors";
 import {
   type FaultRule,
   type RelProject,

@@ -11,7 +11,7 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openCloud } from "../engine/cloud";
+import { openCloud } from "../sim/cloud";
 import { loadCloudDefaults, parseCloudDefaults } from "../../config/defaults";
 import { FleetConfigError } from "../../config/errors";
 import { parseFleetConfig } from "../../config/fleet-config";

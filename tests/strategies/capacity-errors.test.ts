@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { CAPACITY_ERROR_RULES } from "../../strategies/capacity-errors";
 import { CLOUDS, capacityErrorOf, descriptor } from "../../strategies/registry";
-import { CAPACITY_ERRORS } from "../engine/providers/errors";
+import { CAPACITY_ERRORS } from "../sim/errors";
 
 describe("strategies/capacity-errors", () => {
   const expected: [keyof typeof CAPACITY_ERRORS, string, string][] = [

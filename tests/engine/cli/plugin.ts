@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SIMULATED_PACKAGES } from "../providers/simulated";
+import { SIMULATED_PACKAGES } from "../../sim/providers";
 import { pulumiHome } from "../workspace";
 import { CliError } from "./context";
 import type { Register } from "./main";

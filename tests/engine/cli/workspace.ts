@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { FileBackend, newManifest } from "../backend";
-import { openCloud, doubleDir } from "../cloud";
+import { openCloud, doubleDir } from "../../sim/cloud";
 import type { FaultPlan, LedgerEntry, PendingOperation, ResourceState } from "../engine/deployment";
 import {
   PluginProvider,
@@ -17,7 +17,7 @@ import {
   DYNAMIC_PACKAGE,
 } from "../engine/providers";
 import { type Props, SECRET_SIG, SIG_KEY, isSecret } from "../engine/rpc";
-import { simulatedProvider } from "../providers/simulated";
+import { simulatedProvider } from "../../sim/providers";
 import { appendLedger, loadFaults, type Faults } from "../faults";
 import {
   type Project,

@@ -5,11 +5,11 @@
  * process over the provider gRPC protocol exactly as the engine starts plugins
  * (`sdk/go/common/resource/plugin/plugin.go`: the plugin prints its port on stdout, runs in the
  * program's directory, is stopped with SIGINT then SIGKILL). Clouds whose plugins cannot be
- * installed here are simulated (`../providers/simulated.ts`).
+ * installed here are simulated (`tests/sim/providers.ts`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import type { JsonObject } from "../cloud";
-import type { SimulatedProvider } from "../providers/simulated";
+import type { JsonObject } from "../../sim/cloud";
+import type { SimulatedProvider } from "../../sim/providers";
 import {
   type Client,
   type Props,

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { CloudContext, type CloudContextOptions } from "../../../context/cloud-context";
 import { entryName, parseWorkerEntries } from "../../../config/fleet-config";
-import { type CloudObject, openCloud } from "../../engine/cloud";
+import { type CloudObject, openCloud } from "../../sim/cloud";
 import { type LedgerLine, readLedger } from "../../engine/faults";
 import { tempDir } from "./fixtures";
 import { record } from "./stats";

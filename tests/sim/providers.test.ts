@@ -9,7 +9,7 @@ import {
   applyIgnoreChanges,
   simulatedProvider,
   supportedTypes,
-} from "./providers/simulated";
+} from "./providers";
 
 const KEY =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq9sK3y2hP1mR0b3mV9c0a1b2c3d4e5f6a7b8c9d0e1 fleet@test";

@@ -21,7 +21,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import type { CloudObject, CloudTransaction, Json, JsonObject, SimulatedCloud } from "../cloud";
+import type { CloudObject, CloudTransaction, Json, JsonObject, SimulatedCloud } from "./cloud";
 import { ProviderError, awsError, azureError, doError, gcpError, hcloudError } from "./errors";
 
 export { CAPACITY_ERRORS, ProviderError } from "./errors";
@@ -100,6 +100,12 @@ export interface SimulatedProvider {
   delete(type: string, id: string, outputs: JsonObject): Promise<void>;
   /** Runs a data-source function such as `aws:ec2/getAmi:getAmi`. */
   invoke(token: string, args: JsonObject): Promise<JsonObject>;
+  /**
+   * The output properties a create of `type` with `inputs` would report, found by a dry run
+   * against the current cloud that writes nothing (empty when the create would fail). A
+   * preview marks the ones it cannot know yet as unknown.
+   */
+  outputKeys(type: string, urn: string, inputs: JsonObject): Promise<string[]>;
 }
 
 /** Packages simulated here. */
@@ -2238,6 +2244,21 @@ export function simulatedProvider(
           for (const o of tx.list({ provider: "azure-native" }))
             if (o.id.startsWith(`${id}/`)) tx.remove(o.provider, o.type, o.id);
         tx.remove(pkg, type, id);
+      });
+    },
+
+    async outputKeys(type, urn, inputs) {
+      if (type === providerType) return [];
+      const spec = typeSpec(pkg, type);
+      const plain = stripDefaults(inputs);
+      return cloud.transact((tx) => {
+        const dry: CloudTransaction = { ...tx, put: () => undefined, remove: () => false };
+        try {
+          const made = spec.create({ pkg, config, tx: dry, type, urn, inputs: plain });
+          return Object.keys({ ...plain, ...made.outputs });
+        } catch {
+          return [];
+        }
       });
     },
 

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { type CloudObject, SimulatedCloud, doubleDir, openCloud } from "./cloud";
-import { simulatedProvider } from "./providers/simulated";
+import { simulatedProvider } from "./providers";
 
 const run = promisify(execFile);
 
