@@ -6,7 +6,9 @@
  */
 import { expect } from "chai";
 import fc from "fast-check";
+import { spawnSync } from "node:child_process";
 import * as net from "node:net";
+import * as os from "node:os";
 import * as yaml from "js-yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -53,7 +55,7 @@ import {
   workerList,
   wrongType,
 } from "./support/generators";
-import { Tally, prototypeKeys } from "./support/classes";
+import { type Outcome, Tally, prototypeKeys } from "./support/classes";
 import { record } from "./support/stats";
 
 const RUNS = Number(process.env.FLEET_REL_FUZZ_RUNS ?? 10_000);
@@ -1016,15 +1018,51 @@ describe("fuzz: inputs added since (classes with floors)", function () {
         fc.constant("\ud800".repeat(MAX / 3)), // lone surrogates: 3 bytes each as UTF-8
       ),
     }) as fc.Arbitrary<File>;
+    // Real files, read by fleet's own reader: what each must do.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fuzz-userdata-"));
+    /** What fleet must do with a name: read it when it resolves to a regular file within the limit. */
+    const realOutcome = (name: string): Outcome => {
+      try {
+        // Resolved as fleet resolves it (path.resolve: "init.yaml/" is init.yaml).
+        const st = fs.statSync(path.resolve(dir, name));
+        return st.isFile() && st.size <= MAX ? "accepted" : "refused";
+      } catch {
+        return "refused";
+      }
+    };
+    fs.writeFileSync(path.join(dir, "init.yaml"), "#cloud-config\nruncmd: [echo hi]\n");
+    fs.writeFileSync(path.join(dir, "limit.yaml"), "é".repeat(MAX / 2));
+    fs.writeFileSync(path.join(dir, "over.yaml"), "é".repeat(MAX / 2 + 1));
+    fs.writeFileSync(path.join(dir, "huge.yaml"), "");
+    fs.truncateSync(path.join(dir, "huge.yaml"), 1024 ** 3); // sparse
+    fs.mkdirSync(path.join(dir, "sub"));
+    fs.symlinkSync("loop", path.join(dir, "loop"));
+    const fifo = spawnSync("mkfifo", [path.join(dir, "fifo")]).status === 0;
+    const realNames = fc.oneof(
+      fc.constantFrom(
+        ...["init.yaml", "limit.yaml", "over.yaml", "huge.yaml", "sub", "loop", "missing", "."],
+        ...["init.yaml/", "init.yaml\u0000", "../", "/dev/zero", "/dev/null", "/dev/stdin"],
+        ...(fifo ? ["fifo"] : []),
+      ),
+      hostileString.filter((s) => s !== ""),
+    );
     const tally = new Tally("fleet:userDataFile", {
       valid: { ...VALID, arbitrary: valid },
       "near-valid": { ...NEAR, arbitrary: near },
       // Whatever the name and bytes: accepted exactly when readable and within the limit.
       hostile: { ...HOSTILE, expect: "either", arbitrary: hostile },
+      // Real files through fleet's own reader: FIFOs, devices, sparse giants, loops.
+      "hostile (real files)": {
+        expect: "either",
+        floor: 0.05,
+        weight: 1,
+        arbitrary: realNames.map((name) => ({ name, body: { code: "real" } })),
+      },
     });
     fc.assert(
       fc.property(tally.arbitrary, ({ cls, value }) => {
         const { name, body } = value as File;
+        const onDisk = cls === "hostile (real files)";
         const readFile = (f: string): Buffer => {
           if (typeof body !== "string")
             throw Object.assign(new Error(`${body.code}: ${f}`), { code: body.code });
@@ -1035,9 +1073,19 @@ describe("fuzz: inputs added since (classes with floors)", function () {
           () =>
             (config = expectRoundTrip(
               { ...HONOURS_ALL, "fleet:userDataFile": name },
-              { stack: "dev", readFile, projectDir: "/nonexistent" },
+              onDisk
+                ? { stack: "dev", projectDir: dir }
+                : { stack: "dev", readFile, projectDir: "/nonexistent" },
             )),
         );
+        if (onDisk) {
+          const outcome = e === undefined ? "accepted" : "refused";
+          tally.count(cls, outcome, () => `${JSON.stringify(name)} → ${String(e)}`);
+          // Devices (/dev/null, /dev/zero), FIFOs and directories are refused: not regular files.
+          expect(outcome, `${JSON.stringify(name)}: ${String(e)}`).to.equal(realOutcome(name));
+          if (e !== undefined) expectRefused(e, (k) => k === "fleet:userDataFile");
+          return;
+        }
         const outcome = e === undefined ? "accepted" : "refused";
         tally.count(
           cls,
@@ -1059,6 +1107,7 @@ describe("fuzz: inputs added since (classes with floors)", function () {
       }),
       { numRuns: RUNS },
     );
+    fs.rmSync(dir, { recursive: true, force: true });
     tally.finish(RUNS);
   });
 });
