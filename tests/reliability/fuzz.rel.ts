@@ -1059,55 +1059,58 @@ describe("fuzz: inputs added since (classes with floors)", function () {
         arbitrary: realNames.map((name) => ({ name, body: { code: "real" } })),
       },
     });
-    fc.assert(
-      fc.property(tally.arbitrary, ({ cls, value }) => {
-        const { name, body } = value as File;
-        const onDisk = cls === "hostile (real files)";
-        const readFile = (f: string): Buffer => {
-          if (typeof body !== "string")
-            throw Object.assign(new Error(`${body.code}: ${f}`), { code: body.code });
-          return Buffer.from(body);
-        };
-        let config: FleetConfig | undefined;
-        const e = attempt(
-          () =>
-            (config = expectRoundTrip(
-              { ...HONOURS_ALL, "fleet:userDataFile": name },
-              onDisk
-                ? { stack: "dev", projectDir: dir }
-                : { stack: "dev", readFile, projectDir: "/nonexistent" },
-            )),
-        );
-        if (onDisk) {
-          const outcome = e === undefined ? "accepted" : "refused";
-          tally.count(cls, outcome, () => `${JSON.stringify(name)} → ${String(e)}`);
-          // Devices (/dev/null, /dev/zero), FIFOs and directories are refused: not regular files.
-          expect(outcome, `${JSON.stringify(name)}: ${String(e)}`).to.equal(realOutcome(name));
-          if (e !== undefined) expectRefused(e, (k) => k === "fleet:userDataFile");
-          return;
-        }
-        const outcome = e === undefined ? "accepted" : "refused";
-        tally.count(
-          cls,
-          outcome,
-          () =>
-            `${JSON.stringify(name).slice(0, 100)} (${typeof body === "string" ? `${Buffer.byteLength(body)} bytes` : body.code}) → ${String(e)}`,
-        );
-        if (cls === "hostile") {
-          const fits = typeof body === "string" && Buffer.byteLength(body) <= MAX;
-          expect(outcome, `${describeValue(name)}: ${String(e)}`).to.equal(
-            fits ? "accepted" : "refused",
+    try {
+      fc.assert(
+        fc.property(tally.arbitrary, ({ cls, value }) => {
+          const { name, body } = value as File;
+          const onDisk = cls === "hostile (real files)";
+          const readFile = (f: string): Buffer => {
+            if (typeof body !== "string")
+              throw Object.assign(new Error(`${body.code}: ${f}`), { code: body.code });
+            return Buffer.from(body);
+          };
+          let config: FleetConfig | undefined;
+          const e = attempt(
+            () =>
+              (config = expectRoundTrip(
+                { ...HONOURS_ALL, "fleet:userDataFile": name },
+                onDisk
+                  ? { stack: "dev", projectDir: dir }
+                  : { stack: "dev", readFile, projectDir: "/nonexistent" },
+              )),
           );
-        }
-        if (e !== undefined) {
-          expectRefused(e, (k) => k === "fleet:userDataFile");
-          return;
-        }
-        expect(config?.userData).to.equal(Buffer.from(body as string).toString("utf8"));
-      }),
-      { numRuns: RUNS },
-    );
-    fs.rmSync(dir, { recursive: true, force: true });
+          if (onDisk) {
+            const outcome = e === undefined ? "accepted" : "refused";
+            tally.count(cls, outcome, () => `${JSON.stringify(name)} → ${String(e)}`);
+            // Devices (/dev/null, /dev/zero), FIFOs and directories are refused: not regular files.
+            expect(outcome, `${JSON.stringify(name)}: ${String(e)}`).to.equal(realOutcome(name));
+            if (e !== undefined) expectRefused(e, (k) => k === "fleet:userDataFile");
+            return;
+          }
+          const outcome = e === undefined ? "accepted" : "refused";
+          tally.count(
+            cls,
+            outcome,
+            () =>
+              `${JSON.stringify(name).slice(0, 100)} (${typeof body === "string" ? `${Buffer.byteLength(body)} bytes` : body.code}) → ${String(e)}`,
+          );
+          if (cls === "hostile") {
+            const fits = typeof body === "string" && Buffer.byteLength(body) <= MAX;
+            expect(outcome, `${describeValue(name)}: ${String(e)}`).to.equal(
+              fits ? "accepted" : "refused",
+            );
+          }
+          if (e !== undefined) {
+            expectRefused(e, (k) => k === "fleet:userDataFile");
+            return;
+          }
+          expect(config?.userData).to.equal(Buffer.from(body as string).toString("utf8"));
+        }),
+        { numRuns: RUNS },
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     tally.finish(RUNS);
   });
 });
