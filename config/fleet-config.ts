@@ -162,7 +162,10 @@ export interface ParseOptions {
   projectDir?: string;
   /** Loads a cloud's defaults. @default loadCloudDefaults (fleet's `config/<cloud>.yaml`) */
   loadDefaults?: (cloud: CloudName) => CloudDefaults;
-  /** Reads the user-data file. @default fs.readFileSync */
+  /**
+   * Reads the user-data file. @default a bounded read of a regular file (a FIFO, a device or
+   * a file over the limit is refused without being read)
+   */
   readFile?: (file: string) => Buffer;
   /** Loads the price tables, for `fleet:placementOrder: cheapest`. @default loadPriceBook */
   loadPrices?: () => PriceBook;
@@ -601,26 +604,27 @@ function readUserData(file: string | undefined, options: ParseOptions): string |
   if (file === undefined || file === "") return undefined;
   const key = `${PROJECT}:userDataFile`;
   const full = path.resolve(options.projectDir ?? process.cwd(), file);
+  const tooLarge = (size: number) =>
+    new FleetConfigError(
+      key,
+      file,
+      `user data of at most ${MAX_USER_DATA_BYTES} bytes (it is ${size})`,
+      "user-data file too large:",
+    );
   let data: Buffer;
   try {
-    data = (options.readFile ?? fs.readFileSync)(full);
+    data = (options.readFile ?? ((f: string) => readRegularFile(f, MAX_USER_DATA_BYTES)))(full);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "unreadable";
+    const { code, size } = e as NodeJS.ErrnoException & { size?: number };
+    if (code === "EFBIG" && typeof size === "number") throw tooLarge(size);
     throw new FleetConfigError(
       key,
       file,
       `a readable cloud-init file (resolved to ${full})`,
-      `user-data file not found or unreadable (${code}):`,
+      `user-data file not found or unreadable (${code ?? "unreadable"}):`,
     );
   }
-  if (data.length > MAX_USER_DATA_BYTES) {
-    throw new FleetConfigError(
-      key,
-      file,
-      `user data of at most ${MAX_USER_DATA_BYTES} bytes (it is ${data.length})`,
-      "user-data file too large:",
-    );
-  }
+  if (data.length > MAX_USER_DATA_BYTES) throw tooLarge(data.length);
   const text = data.toString("utf8");
   if (looksLikeCredential(text)) {
     throw new FleetConfigError(
@@ -631,4 +635,33 @@ function readUserData(file: string | undefined, options: ParseOptions): string |
     );
   }
   return text;
+}
+
+/**
+ * Reads a regular file of at most `max` bytes. Anything else fails without blocking or reading
+ * without end: a FIFO (whose open would wait for a writer), a device such as /dev/zero, a
+ * directory (`EISDIR`, others `ENOTREG`), a larger file (`EFBIG` with its `size`, unread).
+ */
+function readRegularFile(file: string, max: number): Buffer {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) {
+      const code = stat.isDirectory() ? "EISDIR" : "ENOTREG";
+      throw Object.assign(new Error(`${code}: not a regular file: ${file}`), { code });
+    }
+    if (stat.size > max)
+      throw Object.assign(new Error(`EFBIG: ${file}`), { code: "EFBIG", size: stat.size });
+    // One byte more than allowed: a file that grew since fstat is still caught as too large.
+    const buf = Buffer.alloc(max + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const r = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -351,6 +352,58 @@ describe("config/fleet-config", () => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    describe("reads only a regular file, and never more than the limit", () => {
+      // A FIFO used to block fleet for ever (fs.readFileSync waits for a writer), and a device
+      // such as /dev/zero was read until memory ran out, all before the size check.
+      let dir: string;
+      beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-userdata-"))));
+      afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const refusedWith = (file: string) => {
+        const t = Date.now();
+        const message = refusal(() =>
+          parse({ ...AWS, "fleet:userDataFile": file }, { projectDir: dir }),
+        ).message;
+        expect(Date.now() - t, "refused at once").to.be.below(2_000);
+        return message;
+      };
+
+      it("refuses a FIFO without waiting for a writer", function () {
+        if (process.platform === "win32") this.skip();
+        const made = spawnSync("mkfifo", [path.join(dir, "init.yaml")]);
+        if (made.status !== 0) this.skip();
+        expect(refusedWith("init.yaml")).to.contain(
+          "user-data file not found or unreadable (ENOTREG)",
+        );
+      });
+
+      it("refuses a device without reading it", function () {
+        if (!fs.existsSync("/dev/zero")) this.skip();
+        expect(refusedWith("/dev/zero")).to.contain(
+          "user-data file not found or unreadable (ENOTREG)",
+        );
+      });
+
+      it("refuses a directory", () => {
+        expect(refusedWith(".")).to.contain("user-data file not found or unreadable (EISDIR)");
+      });
+
+      it("refuses a file over the limit by its size, without reading it", () => {
+        const big = path.join(dir, "big.yaml");
+        fs.writeFileSync(big, "");
+        fs.truncateSync(big, 2 * 1024 ** 3); // sparse: 2 GiB that were never written
+        expect(refusedWith("big.yaml")).to.contain(
+          `user data of at most ${MAX_USER_DATA_BYTES} bytes (it is ${2 * 1024 ** 3})`,
+        );
+      });
+
+      it("reads a file of exactly the limit", () => {
+        fs.writeFileSync(path.join(dir, "init.yaml"), "é".repeat(MAX_USER_DATA_BYTES / 2));
+        expect(
+          parse({ ...AWS, "fleet:userDataFile": "init.yaml" }, { projectDir: dir }).userData,
+        ).to.equal("é".repeat(MAX_USER_DATA_BYTES / 2));
+      });
     });
 
     describe("the local cloud refuses what it cannot honour (shipped config/local.yaml)", () => {

@@ -18,7 +18,15 @@ import { main } from "../../cli/fleet";
 import { openCloud } from "../sim/cloud";
 import { type RelProject, ledgerCounts, reckon, relProject, settle } from "./support/double";
 import { capture } from "./support/fixtures";
-import { hostileString, nearName, validName } from "./support/generators";
+import { Tally } from "./support/classes";
+import {
+  hostileString,
+  nearName,
+  nearTtl,
+  ttlOracle,
+  validName,
+  validTtl,
+} from "./support/generators";
 import { record } from "./support/stats";
 
 const RUNS = Number(process.env.FLEET_REL_CLI_RUNS ?? 1_000);
@@ -55,7 +63,7 @@ const readAsOption = (n: string) => n.startsWith("-") && !/^-(\d+|\d*\.\d+)(e[+-
 
 /** A line fleet prints for a refusal: it starts by naming the key or the thing refused. */
 const NAMED =
-  /^fleet: error: (names(\[\d+\])?|cloud|count|worker|stack|--stack|credentials for [a-z]+|fleet:[A-Za-z]+(\[\d+\])?(\.[a-z]+)?|config\/[a-z]+\.yaml): /;
+  /^fleet: error: (names(\[\d+\])?|cloud|count|worker|stack|--stack|--ttl|credentials for [a-z]+|fleet:[A-Za-z]+(\[\d+\])?(\.[a-z]+)?|config\/[a-z]+\.yaml): /;
 
 function expectCleanOutput(code: number, stdout: string, stderr: string, argv: string[]): void {
   const ctx = `fleet ${JSON.stringify(argv)} → ${code}\n${stderr}`;
@@ -237,5 +245,169 @@ describe("fuzz: the fleet command", function () {
     const r = await settle(p, { intended: [...model] });
     expect(r.details).to.deep.equal([]);
     expect(ledgerCounts(p.ledger()).faults).to.equal(0);
+  });
+});
+
+/**
+ * Issue 16: the commands added since the first fuzzer (`cost`, `reap`, `create --ttl`), both
+ * ways, in classes with floors (support/classes.ts). Valid lists must succeed (`cost`, `reap`:
+ * exit 0 with the workers that exist / nothing to reap) or, for `create --ttl`, get past the
+ * ttl (the run then stops at the missing credentials, as every create in this test does, so
+ * nothing changes); near-valid and hostile ones must be refused: a bad `--ttl` with exit 1 and
+ * one line naming `--ttl`, stray arguments and options with a usage error (exit 2).
+ */
+// Sizes: FLEET_REL_CLI_RUNS lists (default 1,000). A valid list opens the stack on the double
+// (about 1 s on 2 busy cores), so valid lists are a fifth of the mix, each class with a floor.
+describe("fuzz: fleet cost, reap and create --ttl", function () {
+  this.timeout(0);
+
+  it(`${RUNS} generated argument lists, both ways`, async () => {
+    const p = relProject("cli-added");
+    const dir = p.dir;
+    const made = p.fleet(["create", "keep-1", "keep-2", "-q"]);
+    expect(made.status, made.stderr).to.equal(0);
+    const restore = isolate(p, false);
+    const before = await snapshot(p);
+
+    const globals = fc
+      .subarray(["--json", "-q", "--stack=dev"])
+      .chain((g) => fc.shuffledSubarray(g, { minLength: g.length, maxLength: g.length }));
+    /** Tokens that are no option of fleet's (a stray argument). */
+    const stray = fc
+      .oneof(
+        validName,
+        nearName,
+        hostileString.map((s) => s.slice(0, 200)),
+      )
+      .filter((t) => !t.startsWith("-"));
+    /** Options `cost` and `reap` do not have. */
+    const foreignOption = fc.constantFrom(
+      "--cloud=aws",
+      "--ttl=1h",
+      "--count=2",
+      "-n",
+      "--yes",
+      "-y",
+      "--refresh",
+      "-r",
+      "--update",
+      "--dir=x",
+      "--no-such",
+    );
+    const costOrReap = fc.constantFrom("cost", "reap");
+    /** `create` with names or --count and `--ttl` (as two tokens, or glued: `--ttl=<value>`). */
+    const createWith = (ttl: string, glued: fc.Arbitrary<boolean> = fc.boolean()) =>
+      fc
+        .tuple(
+          fc.oneof(
+            fc.uniqueArray(validName, { maxLength: 3 }),
+            fc.integer({ min: 1, max: 5 }).map((n) => ["--count", String(n)]),
+          ),
+          glued.map((g) => (g ? [`--ttl=${ttl}`] : ["--ttl", ttl])),
+          fc.boolean(),
+        )
+        .map(([rest, t, first]) => ["create", ...(first ? [...t, ...rest] : [...rest, ...t])]);
+    const tally = new Tally("CLI arguments: cost, reap, create --ttl", {
+      "valid cost/reap": {
+        expect: "accepted",
+        floor: 0.06,
+        weight: 1,
+        arbitrary: fc.tuple(globals, costOrReap).map(([g, c]) => [...g, c]),
+      },
+      "valid create --ttl": {
+        expect: "accepted",
+        floor: 0.06,
+        weight: 1,
+        arbitrary: fc
+          .tuple(globals, validTtl)
+          .chain(([g, t]) => createWith(t).map((c) => [...g, ...c])),
+      },
+      "near-valid cost/reap": {
+        expect: "refused",
+        floor: 0.2,
+        weight: 3,
+        arbitrary: fc
+          .tuple(globals, costOrReap, fc.oneof(stray, foreignOption))
+          .map(([g, c, extra]) => [...g, c, extra]),
+      },
+      "near-valid --ttl": {
+        expect: "refused",
+        floor: 0.2,
+        weight: 3,
+        arbitrary: fc
+          .tuple(globals, nearTtl)
+          // Glued when the value starts with "-": commander would read it as an option.
+          .chain(([g, t]) =>
+            createWith(t, t.startsWith("-") ? fc.constant(true) : fc.boolean()).map((c) => [
+              ...g,
+              ...c,
+            ]),
+          ),
+      },
+      "hostile --ttl": {
+        expect: "refused",
+        floor: 0.12,
+        weight: 2,
+        arbitrary: fc
+          .tuple(
+            globals,
+            hostileString.map((s) => s.slice(0, 300)).filter((s) => ttlOracle(s) === undefined),
+          )
+          .map(([g, t]) => [...g, "create", `--ttl=${t}`]),
+      },
+    });
+    let ran = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(tally.arbitrary, async ({ cls, value }) => {
+          const args = value as string[];
+          const argv = ["-C", dir, ...args];
+          const t = Date.now();
+          const { result: code, stdout, stderr } = await capture(() => main(argv));
+          ran++;
+          const ctx = `fleet ${JSON.stringify(argv)} → ${code}\n${stderr}`;
+          expect(Date.now() - t, `${ctx} hung`).to.be.below(SLOW_MS);
+          expectCleanOutput(code, stdout, stderr, argv);
+          const errors = stderr.split("\n").filter((l) => l.startsWith("fleet: error: "));
+          const json = argv.includes("--json");
+          const command = args.find((a) => ["cost", "reap", "create"].includes(a));
+          let outcome: "accepted" | "refused";
+          if (cls === "valid cost/reap") {
+            outcome = code === 0 ? "accepted" : "refused";
+            if (code === 0 && command === "cost" && json) {
+              const cost = JSON.parse(stdout) as { workers: { name: string }[] };
+              expect(cost.workers.map((w) => w.name).sort(), ctx).to.deep.equal([
+                "keep-1",
+                "keep-2",
+              ]);
+            }
+            if (code === 0 && command === "reap" && json)
+              expect(JSON.parse(stdout), ctx).to.deep.equal({ reaped: [] });
+          } else if (cls === "valid create --ttl") {
+            // Past the ttl: refused only for the credentials this test took away.
+            outcome =
+              errors.some((l) => l.includes("--ttl")) || code !== 1 ? "refused" : "accepted";
+            if (outcome === "accepted")
+              expect(errors.join("\n"), ctx).to.match(/^fleet: error: credentials for /);
+          } else if (cls === "near-valid cost/reap") {
+            outcome = code === 2 ? "refused" : "accepted";
+          } else {
+            outcome =
+              code === 1 && errors.some((l) => l.startsWith("fleet: error: --ttl: "))
+                ? "refused"
+                : "accepted";
+          }
+          tally.count(cls, outcome, () => ctx);
+          expect(await snapshot(p), `${ctx}\nchanged the stack`).to.equal(before);
+        }),
+        { numRuns: RUNS },
+      );
+    } finally {
+      restore();
+    }
+    expect(ran).to.equal(RUNS);
+    tally.finish(RUNS);
+    const r = await settle(p, { intended: ["keep-1", "keep-2"] });
+    expect(r.details).to.deep.equal([]);
   });
 });

@@ -6,14 +6,19 @@
  */
 import { expect } from "chai";
 import fc from "fast-check";
+import { spawnSync } from "node:child_process";
 import * as net from "node:net";
+import * as os from "node:os";
 import * as yaml from "js-yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { parseCloudDefaults } from "../../config/defaults";
-import { FleetConfigError, FleetConfigErrors } from "../../config/errors";
+import { FleetConfigError, FleetConfigErrors, describeValue } from "../../config/errors";
+import { expiresAtFrom, parseTtl } from "../../config/expiry";
 import {
   type FleetConfig,
+  MAX_USER_DATA_BYTES,
   type ParseOptions,
   type WorkerEntry,
   parseFleetConfig,
@@ -21,23 +26,36 @@ import {
   parseWorkerEntry,
 } from "../../config/fleet-config";
 import { defaultsDir } from "../../config/paths";
+import { loadPriceBook } from "../../config/prices";
 import { CLOUDS, type CloudName, validateWorkerName } from "../../config/rules";
 import { type CloudDescriptor, descriptor } from "../../strategies/registry";
 import {
   anyIdentifier,
   anyName,
   cidr,
+  credentialLine,
+  expiresAtOracle,
   hostileString,
+  nearExpiresAt,
+  nearPlacementOrder,
+  nearPlacements,
+  nearTtl,
+  nest,
   safeJson,
   shallowWrongType,
   sshKey,
   tagsJson,
+  ttlOracle,
+  validExpiresAt,
   validIdentifier,
   validName,
+  validPlacements,
+  validTtl,
   workerItem,
   workerList,
   wrongType,
 } from "./support/generators";
+import { type Outcome, Tally, prototypeKeys } from "./support/classes";
 import { record } from "./support/stats";
 
 const RUNS = Number(process.env.FLEET_REL_FUZZ_RUNS ?? 10_000);
@@ -477,35 +495,7 @@ describe("fuzz: library input paths", function () {
     if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 50);
   });
 
-  it(`stack config: ${RUNS / 10} fleet:userDataFile values with an in-memory reader`, () => {
-    const contents = fc.oneof(
-      fc.string({ maxLength: 200 }),
-      fc.integer({ min: 16 * 1024 - 2, max: 16 * 1024 + 2 }).map((n) => "x".repeat(n)),
-      fc.constant("#cloud-config\nruncmd: [echo hi]\n"),
-    );
-    fc.assert(
-      fc.property(
-        fc.oneof(validName, hostileString),
-        fc.option(contents, { nil: undefined }),
-        (file, body) => {
-          const readFile = (f: string): Buffer => {
-            if (body === undefined)
-              throw Object.assign(new Error(`ENOENT: ${f}`), { code: "ENOENT" });
-            return Buffer.from(body);
-          };
-          const e = attempt(() =>
-            expectRoundTrip(
-              { ...HONOURS_ALL, "fleet:userDataFile": file },
-              { stack: "dev", readFile, projectDir: "/nonexistent" },
-            ),
-          );
-          if (e !== undefined) expectRefused(e, (k) => k === "fleet:userDataFile");
-        },
-      ),
-      { numRuns: RUNS / 10 },
-    );
-    record({ inputs: { "stack config: userDataFile": RUNS / 10 } });
-  });
+  // fleet:userDataFile: 10,000 files in classes, below ("inputs added since").
 
   it(`config/*.yaml: ${RUNS} texts through parseCloudDefaults`, () => {
     const real = Object.fromEntries(
@@ -617,5 +607,510 @@ describe("fuzz: library input paths", function () {
     );
     record({ inputs: { "config/*.yaml": RUNS } });
     if (RUNS >= 1_000) expect(accepted).to.be.above(RUNS / 20);
+  });
+});
+
+/**
+ * Issue 16 (inputs added since): each path's cases come in classes that say what fleet must do
+ * (`valid` accepted, `near-valid` and `hostile` refused; `either` when an oracle decides), and
+ * each class has a floor, so a regression that refuses valid input fails as surely as one that
+ * accepts invalid input. Counts come from the cases that ran (`Tally`).
+ */
+describe("fuzz: inputs added since (classes with floors)", function () {
+  this.timeout(0);
+
+  /** The class mix of most paths: 4 : 4 : 2, floors well under the expected share. */
+  const VALID = { expect: "accepted", floor: 0.3, weight: 4 } as const;
+  const NEAR = { expect: "refused", floor: 0.3, weight: 4 } as const;
+  const HOSTILE = { expect: "refused", floor: 0.15, weight: 2 } as const;
+
+  /** A key every cloud accepts (Azure requires one). */
+  const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9mZmxpbmUta2V5LWZvci10ZXN0cw== fuzz";
+  /** Prices read once: `cheapest` is then as fast as `listed`. */
+  const BOOK = loadPriceBook();
+  const PLACED: ParseOptions = { stack: "dev", loadPrices: () => BOOK };
+
+  /** Whether `v` reaches the program unchanged as a stack config value (JSON text). */
+  const survivesJson = (v: unknown): boolean => {
+    try {
+      const text = JSON.stringify(v);
+      return text !== undefined && isDeepStrictEqual(JSON.parse(text), v);
+    } catch {
+      return false;
+    }
+  };
+
+  /**
+   * Runs one worker field's cases through parseWorkerEntry and, when the value survives JSON,
+   * through parseFleetConfig as `fleet:workers` text: both must agree with the case's class.
+   */
+  function fuzzWorkerField(
+    tally: Tally,
+    field: string,
+    base: Record<string, unknown>,
+    onAccepted: (value: unknown, entry: WorkerEntry, config?: FleetConfig) => void,
+    extra: Record<string, string> = {},
+  ): void {
+    const protoBefore = prototypeKeys();
+    fc.assert(
+      fc.property(tally.arbitrary, ({ cls, value }) => {
+        const item = { ...base, [field]: value };
+        let entry: WorkerEntry | undefined;
+        const e = attempt(() => (entry = parseWorkerEntry("fleet:workers[0]", item)));
+        const outcome = e === undefined ? "accepted" : "refused";
+        tally.count(cls, outcome, () => `${describeValue(value)} → ${String(e)}`);
+        if (e !== undefined)
+          expectRefused(
+            e,
+            (k) => k.startsWith(`fleet:workers[0].${field}`) || k === "fleet:workers[0].placements",
+          );
+        let config: FleetConfig | undefined;
+        if (survivesJson(item)) {
+          const values = {
+            "fleet:cloud": "aws",
+            "fleet:workers": JSON.stringify([item]),
+            ...extra,
+          };
+          const e2 = attempt(() => (config = expectRoundTrip(values, PLACED)));
+          expect(
+            e2 === undefined ? "accepted" : "refused",
+            `${describeValue(value)}: ${String(e2)}`,
+          ).to.equal(outcome);
+          if (e2 !== undefined) expectRefused(e2, (k) => k.startsWith("fleet:workers[0]"));
+        }
+        if (entry !== undefined) onAccepted(value, entry, config);
+        expect(prototypeKeys(), "Object.prototype changed").to.equal(protoBefore);
+      }),
+      { numRuns: RUNS },
+    );
+    tally.finish(RUNS);
+  }
+
+  it(`ttl (create --ttl): ${RUNS} values through parseTtl and expiresAtFrom`, () => {
+    const tally = new Tally("ttl: create --ttl (parseTtl)", {
+      valid: { ...VALID, arbitrary: validTtl },
+      "near-valid": { ...NEAR, arbitrary: nearTtl },
+      hostile: {
+        ...HOSTILE,
+        arbitrary: fc.oneof(hostileString, wrongType).filter((v) => ttlOracle(v) === undefined),
+      },
+    });
+    const now = new Date("2026-11-26T01:00:00.000Z");
+    fc.assert(
+      fc.property(tally.arbitrary, ({ cls, value }) => {
+        // The generators themselves agree with the rule as written.
+        expect(ttlOracle(value) !== undefined, `oracle on ${describeValue(value)}`).to.equal(
+          cls === "valid",
+        );
+        let ms: number | undefined;
+        const e = attempt(() => (ms = parseTtl("--ttl", value)));
+        tally.count(
+          cls,
+          e === undefined ? "accepted" : "refused",
+          () => `${describeValue(value)} → ${String(e)}`,
+        );
+        if (e !== undefined) {
+          const err = expectRefused(e, (k) => k === "--ttl");
+          expect(err.message).to.match(/invalid ttl:|ttl out of bounds:/);
+          return;
+        }
+        expect(ms).to.equal(ttlOracle(value));
+        expect(Date.parse(expiresAtFrom(value as string, now))).to.equal(
+          now.getTime() + (ms as number),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+    tally.finish(RUNS);
+  });
+
+  it(`ttl in fleet:workers items: ${RUNS} values through parseWorkerEntry and parseFleetConfig`, () => {
+    const tally = new Tally("fleet:workers[].ttl", {
+      valid: { ...VALID, arbitrary: validTtl },
+      "near-valid": { ...NEAR, arbitrary: nearTtl },
+      hostile: {
+        ...HOSTILE,
+        arbitrary: fc
+          .oneof(hostileString, wrongType)
+          .filter((v) => v !== undefined && ttlOracle(v) === undefined),
+      },
+    });
+    fuzzWorkerField(tally, "ttl", { name: "w1" }, (value, entry, config) => {
+      expect(entry).to.deep.equal({ name: "w1", ttl: value });
+      if (config) expect(config.entries).to.deep.equal([{ name: "w1", ttl: value }]);
+    });
+  });
+
+  it(`expiresAt in fleet:workers items: ${RUNS} values through parseWorkerEntry and parseFleetConfig`, () => {
+    const tally = new Tally("fleet:workers[].expiresAt", {
+      valid: { ...VALID, arbitrary: validExpiresAt },
+      "near-valid": { ...NEAR, arbitrary: nearExpiresAt },
+      hostile: {
+        ...HOSTILE,
+        arbitrary: fc
+          .oneof(
+            hostileString,
+            wrongType,
+            fc.date().map((d) => d.getTime()),
+          )
+          .filter((v) => v !== undefined && !expiresAtOracle(v)),
+      },
+    });
+    fuzzWorkerField(tally, "expiresAt", { name: "w1", ttl: "2h" }, (value, entry) => {
+      expect(expiresAtOracle(value), String(value)).to.equal(true);
+      expect(entry).to.deep.equal({ name: "w1", ttl: "2h", expiresAt: value });
+      // It names the instant it says: the same as Date makes of it.
+      expect(new Date(value as string).toISOString().slice(0, 19)).to.equal(
+        (value as string).slice(0, 19),
+      );
+    });
+  });
+
+  /** Hostile candidate lists: wrong types, hostile clouds, prototype keys, deep nesting. */
+  const hostilePlacements: fc.Arbitrary<unknown> = fc
+    .oneof(
+      wrongType,
+      hostileString,
+      fc
+        .tuple(
+          validPlacements,
+          hostileString.filter((c) => !(CLOUDS as readonly string[]).includes(c)),
+        )
+        .map(([l, cloud]) => [...l, { cloud }]),
+      fc.tuple(validPlacements, wrongType).map(([l, w]) => [w, ...l]),
+      fc
+        .constantFrom(
+          '[{"cloud":"aws","__proto__":{"polluted":true}}]',
+          '[{"__proto__":{"cloud":"aws"}}]',
+          '[{"cloud":"aws","constructor":{"prototype":{"polluted":true}}}]',
+          '[{"cloud":{"__proto__":"aws"}}]',
+          '[{"cloud":["aws"]}]',
+          '[{"cloud":"aws","region":{"toString":"us-east-1"}}]',
+        )
+        .map((t) => JSON.parse(t) as unknown),
+      fc.integer({ min: 100, max: 5_000 }).map((d) => [nest(d, true)]),
+    )
+    .filter(
+      (v) =>
+        v !== undefined &&
+        !(
+          Array.isArray(v) &&
+          v.length > 0 &&
+          v.every(
+            (p) =>
+              !!p &&
+              typeof p === "object" &&
+              (CLOUDS as readonly unknown[]).includes((p as { cloud?: unknown }).cloud),
+          )
+        ),
+    );
+
+  it(`fleet:placements: ${RUNS} stack config texts through parseFleetConfig`, () => {
+    const tally = new Tally("fleet:placements", {
+      valid: { ...VALID, arbitrary: validPlacements.map((l) => JSON.stringify(l)) },
+      "near-valid": {
+        ...NEAR,
+        arbitrary: fc.oneof(
+          { weight: 9, arbitrary: nearPlacements.map((l) => safeJson(l)) },
+          {
+            weight: 1,
+            // Not JSON, or not a list: YAML-ish text, an object, a bare cloud name.
+            arbitrary: fc.constantFrom(
+              "[{cloud: aws}]",
+              '{"cloud":"aws"}',
+              "aws",
+              "[",
+              '"aws"',
+              "null",
+            ),
+          },
+        ),
+      },
+      hostile: {
+        ...HOSTILE,
+        arbitrary: fc.oneof(
+          hostilePlacements.map((v) => safeJson(v)),
+          hostileString.filter((s) => s !== ""),
+          fc.integer({ min: 1, max: 15_000 }).map((n) => "[".repeat(n) + "]".repeat(n)),
+        ),
+      },
+    });
+    const protoBefore = prototypeKeys();
+    fc.assert(
+      fc.property(tally.arbitrary, ({ cls, value }) => {
+        const values = {
+          "fleet:cloud": "aws",
+          "fleet:workers": '["w1","w2"]',
+          "fleet:sshPublicKeys": SSH_KEY,
+          "fleet:placements": value as string,
+        };
+        let config: FleetConfig | undefined;
+        const e = attempt(() => (config = expectRoundTrip(values, PLACED)));
+        tally.count(
+          cls,
+          e === undefined ? "accepted" : "refused",
+          () => `${String(value).slice(0, 300)} → ${String(e)}`,
+        );
+        expect(prototypeKeys(), "Object.prototype changed").to.equal(protoBefore);
+        if (e !== undefined) {
+          expectRefused(e, (k) => k.startsWith("fleet:placements"));
+          return;
+        }
+        const list = JSON.parse(value as string) as { cloud: string }[];
+        expect(config?.placements).to.deep.equal(list);
+        // Every worker without a cloud of its own starts on the first candidate.
+        expect(config?.workers.map((w) => w.cloud)).to.deep.equal([list[0].cloud, list[0].cloud]);
+      }),
+      { numRuns: RUNS },
+    );
+    tally.finish(RUNS);
+  });
+
+  it(`placements in fleet:workers items: ${RUNS} values through parseWorkerEntry and parseFleetConfig`, () => {
+    const tally = new Tally("fleet:workers[].placements", {
+      valid: { ...VALID, arbitrary: validPlacements },
+      "near-valid": { ...NEAR, arbitrary: nearPlacements },
+      hostile: { ...HOSTILE, arbitrary: hostilePlacements },
+    });
+    fuzzWorkerField(
+      tally,
+      "placements",
+      { name: "w1" },
+      (value, entry, config) => {
+        expect(entry).to.deep.equal({ name: "w1", placements: value });
+        if (config)
+          expect(config.workers[0].cloud).to.equal((value as { cloud: string }[])[0].cloud);
+      },
+      { "fleet:sshPublicKeys": SSH_KEY },
+    );
+  });
+
+  it(`placements next to a worker's own region or size: ${RUNS} items (refused without a cloud)`, () => {
+    // A rule of its own: region/size with placements need the worker's cloud too.
+    const tally = new Tally("fleet:workers[].placements with region/size", {
+      "with cloud": { expect: "accepted", floor: 0.3, arbitrary: fc.constant(true) },
+      "without cloud": { expect: "refused", floor: 0.3, arbitrary: fc.constant(false) },
+    });
+    fc.assert(
+      fc.property(
+        tally.arbitrary,
+        validPlacements,
+        fc.constantFrom("region", "size"),
+        ({ cls, value }, list, field) => {
+          const item = {
+            name: "w1",
+            [field]: field === "region" ? "us-east-1" : "t3.micro",
+            placements: list,
+            ...(value ? { cloud: "aws" } : {}),
+          };
+          const e = attempt(() => parseWorkerEntry("fleet:workers[0]", item));
+          tally.count(cls, e === undefined ? "accepted" : "refused", () => String(e));
+          if (e !== undefined) expectRefused(e, (k) => k === "fleet:workers[0].placements");
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    tally.finish(RUNS);
+  });
+
+  it(`fleet:placementOrder: ${RUNS} values through parseFleetConfig (with generated candidates)`, () => {
+    const tally = new Tally("fleet:placementOrder", {
+      valid: { ...VALID, arbitrary: fc.constantFrom("listed", "cheapest", "") },
+      "near-valid": { ...NEAR, arbitrary: nearPlacementOrder },
+      hostile: {
+        ...HOSTILE,
+        arbitrary: fc
+          .oneof(
+            hostileString,
+            wrongType.map((v) => safeJson(v)),
+          )
+          .filter((s) => !["listed", "cheapest", ""].includes(s)),
+      },
+    });
+    fc.assert(
+      fc.property(tally.arbitrary, validPlacements, ({ cls, value }, list) => {
+        const values = {
+          "fleet:cloud": "aws",
+          "fleet:workers": '["w1"]',
+          "fleet:sshPublicKeys": SSH_KEY,
+          "fleet:placements": JSON.stringify(list),
+          "fleet:placementOrder": value as string,
+        };
+        let config: FleetConfig | undefined;
+        const e = attempt(() => (config = expectRoundTrip(values, PLACED)));
+        tally.count(
+          cls,
+          e === undefined ? "accepted" : "refused",
+          () => `${describeValue(value)} → ${String(e)}`,
+        );
+        if (e !== undefined) {
+          expectRefused(e, (k) => k === "fleet:placementOrder");
+          return;
+        }
+        expect(config?.placementOrder).to.equal(value || "listed");
+        const first = config?.workers[0].cloud;
+        if (config?.placementOrder === "listed") expect(first).to.equal(list[0].cloud);
+        else expect(list.map((p) => p.cloud)).to.include(first);
+      }),
+      { numRuns: RUNS },
+    );
+    tally.finish(RUNS);
+  });
+
+  it(`fleet:userDataFile: ${RUNS} files (names and contents) through parseFleetConfig`, () => {
+    const MAX = MAX_USER_DATA_BYTES;
+    /** A file fleet must read: a name, and its body (a string, or an fs error code). */
+    type File = { name: string; body: string | { code: string } };
+    const names = fc.oneof(
+      validName,
+      fc.constantFrom(
+        "cloud-init.yaml",
+        "init/user-data.sh",
+        "./boot.yaml",
+        "/etc/fleet/init.yaml",
+      ),
+    );
+    const wellFormed = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: "grapheme", maxLength: 200 }),
+      fc.constant("#cloud-config\npackages: [htop]\nruncmd:\n  - [sh, -c, 'echo hi']\n"),
+      fc.integer({ min: 0, max: MAX }).map((n) => "x".repeat(n)),
+      fc.constant("x".repeat(MAX)),
+      fc.constant("é".repeat(MAX / 2)), // exactly the limit in bytes, half of it in characters
+    );
+    const valid = fc.record({ name: names, body: wellFormed }) as fc.Arbitrary<File>;
+    const near = fc.oneof(
+      // Too large, in bytes (é is 2 bytes: 8,193 characters are over the limit).
+      fc.record({
+        name: names,
+        body: fc.integer({ min: MAX + 1, max: MAX + 2_000 }).map((n) => "y".repeat(n)),
+      }),
+      fc.record({
+        name: names,
+        body: fc.integer({ min: MAX / 2 + 1, max: MAX / 2 + 50 }).map((n) => "é".repeat(n)),
+      }),
+      // Not readable.
+      fc.record({
+        name: names,
+        body: fc
+          .constantFrom("ENOENT", "EACCES", "EISDIR", "ENAMETOOLONG", "ELOOP")
+          .map((code) => ({ code })),
+      }),
+      // A credential anywhere in it.
+      fc
+        .tuple(
+          names,
+          wellFormed.map((s) => s.slice(0, 2_000)),
+          credentialLine,
+          fc.nat(),
+        )
+        .map(([name, text, secret, i]) => {
+          const at = i % (text.length + 1);
+          return { name, body: `${text.slice(0, at)}\n${secret}\n${text.slice(at)}` };
+        }),
+    ) as fc.Arbitrary<File>;
+    const hostile = fc.record({
+      name: hostileString.filter((s) => s !== ""),
+      body: fc.oneof(
+        hostileString,
+        fc.string({ unit: "binary", maxLength: 500 }),
+        fc.constant("\u0000".repeat(MAX)),
+        fc.constant("\ud800".repeat(MAX / 3)), // lone surrogates: 3 bytes each as UTF-8
+      ),
+    }) as fc.Arbitrary<File>;
+    // Real files, read by fleet's own reader: what each must do.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fuzz-userdata-"));
+    /** What fleet must do with a name: read it when it resolves to a regular file within the limit. */
+    const realOutcome = (name: string): Outcome => {
+      try {
+        // Resolved as fleet resolves it (path.resolve: "init.yaml/" is init.yaml).
+        const st = fs.statSync(path.resolve(dir, name));
+        return st.isFile() && st.size <= MAX ? "accepted" : "refused";
+      } catch {
+        return "refused";
+      }
+    };
+    fs.writeFileSync(path.join(dir, "init.yaml"), "#cloud-config\nruncmd: [echo hi]\n");
+    fs.writeFileSync(path.join(dir, "limit.yaml"), "é".repeat(MAX / 2));
+    fs.writeFileSync(path.join(dir, "over.yaml"), "é".repeat(MAX / 2 + 1));
+    fs.writeFileSync(path.join(dir, "huge.yaml"), "");
+    fs.truncateSync(path.join(dir, "huge.yaml"), 1024 ** 3); // sparse
+    fs.mkdirSync(path.join(dir, "sub"));
+    fs.symlinkSync("loop", path.join(dir, "loop"));
+    const fifo = spawnSync("mkfifo", [path.join(dir, "fifo")]).status === 0;
+    const realNames = fc.oneof(
+      fc.constantFrom(
+        ...["init.yaml", "limit.yaml", "over.yaml", "huge.yaml", "sub", "loop", "missing", "."],
+        ...["init.yaml/", "init.yaml\u0000", "../", "/dev/zero", "/dev/null", "/dev/stdin"],
+        ...(fifo ? ["fifo"] : []),
+      ),
+      hostileString.filter((s) => s !== ""),
+    );
+    const tally = new Tally("fleet:userDataFile", {
+      valid: { ...VALID, arbitrary: valid },
+      "near-valid": { ...NEAR, arbitrary: near },
+      // Whatever the name and bytes: accepted exactly when readable and within the limit.
+      hostile: { ...HOSTILE, expect: "either", arbitrary: hostile },
+      // Real files through fleet's own reader: FIFOs, devices, sparse giants, loops.
+      "hostile (real files)": {
+        expect: "either",
+        floor: 0.05,
+        weight: 1,
+        arbitrary: realNames.map((name) => ({ name, body: { code: "real" } })),
+      },
+    });
+    try {
+      fc.assert(
+        fc.property(tally.arbitrary, ({ cls, value }) => {
+          const { name, body } = value as File;
+          const onDisk = cls === "hostile (real files)";
+          const readFile = (f: string): Buffer => {
+            if (typeof body !== "string")
+              throw Object.assign(new Error(`${body.code}: ${f}`), { code: body.code });
+            return Buffer.from(body);
+          };
+          let config: FleetConfig | undefined;
+          const e = attempt(
+            () =>
+              (config = expectRoundTrip(
+                { ...HONOURS_ALL, "fleet:userDataFile": name },
+                onDisk
+                  ? { stack: "dev", projectDir: dir }
+                  : { stack: "dev", readFile, projectDir: "/nonexistent" },
+              )),
+          );
+          if (onDisk) {
+            const outcome = e === undefined ? "accepted" : "refused";
+            tally.count(cls, outcome, () => `${JSON.stringify(name)} → ${String(e)}`);
+            // Devices (/dev/null, /dev/zero), FIFOs and directories are refused: not regular files.
+            expect(outcome, `${JSON.stringify(name)}: ${String(e)}`).to.equal(realOutcome(name));
+            if (e !== undefined) expectRefused(e, (k) => k === "fleet:userDataFile");
+            return;
+          }
+          const outcome = e === undefined ? "accepted" : "refused";
+          tally.count(
+            cls,
+            outcome,
+            () =>
+              `${JSON.stringify(name).slice(0, 100)} (${typeof body === "string" ? `${Buffer.byteLength(body)} bytes` : body.code}) → ${String(e)}`,
+          );
+          if (cls === "hostile") {
+            const fits = typeof body === "string" && Buffer.byteLength(body) <= MAX;
+            expect(outcome, `${describeValue(name)}: ${String(e)}`).to.equal(
+              fits ? "accepted" : "refused",
+            );
+          }
+          if (e !== undefined) {
+            expectRefused(e, (k) => k === "fleet:userDataFile");
+            return;
+          }
+          expect(config?.userData).to.equal(Buffer.from(body as string).toString("utf8"));
+        }),
+        { numRuns: RUNS },
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    tally.finish(RUNS);
   });
 });

@@ -9,6 +9,8 @@ import * as fs from "node:fs";
 export interface StatRecord {
   /** Input path → generated values fed to it. */
   inputs?: Record<string, number>;
+  /** Input path → "<class> <outcome>" (e.g. "valid accepted") → cases. */
+  classes?: Record<string, Record<string, number>>;
   /**
    * Faults that fired: ledger lines with `outcome: "fault"` (provider operations), and
    * engine-level faults seen in what ran (an engine killed, a lock left behind, an interrupt).
@@ -50,6 +52,7 @@ export function record(r: StatRecord): void {
 /** The sum of every record in `file`. */
 export interface Totals {
   inputs: Record<string, number>;
+  classes: Record<string, Record<string, number>>;
   faults: number;
   faultKinds: Record<string, number>;
   operations: number;
@@ -67,6 +70,7 @@ export interface Totals {
 export function readTotals(file: string): Totals {
   const t: Totals = {
     inputs: {},
+    classes: {},
     faults: 0,
     faultKinds: {},
     operations: 0,
@@ -85,6 +89,10 @@ export function readTotals(file: string): Totals {
     if (!line.trim()) continue;
     const r = JSON.parse(line) as StatRecord;
     for (const [k, v] of Object.entries(r.inputs ?? {})) t.inputs[k] = (t.inputs[k] ?? 0) + v;
+    for (const [p, byClass] of Object.entries(r.classes ?? {})) {
+      const into = (t.classes[p] ??= {});
+      for (const [k, v] of Object.entries(byClass)) into[k] = (into[k] ?? 0) + v;
+    }
     for (const [k, v] of Object.entries(r.faultKinds ?? {}))
       t.faultKinds[k] = (t.faultKinds[k] ?? 0) + v;
     t.faults += r.faults ?? 0;
