@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { alive, eventually, fleetProject, ROOT } from "./harness/project";
+import { killProcessGroups, alive, eventually, fleetProject, ROOT } from "./harness/project";
 
 const SCRIPT = `import { CloudContext, WorkerNotFoundError, type Worker } from "fleet";
 
@@ -46,15 +46,7 @@ main().catch((e: unknown) => {
 describe('the package entry point: require("fleet") from a script of its own', function () {
   this.timeout(300_000);
   const started: number[] = [];
-  after(() => {
-    for (const pid of started) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already stopped, as it should be
-      }
-    }
-  });
+  after(() => killProcessGroups(started));
 
   it("type-checks against the package's types, then creates, lists and deletes local workers on Pulumi's engine", async () => {
     const p = fleetProject({ config: { "fleet:cloud": "local" }, engine: "engine" });

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { alive, CLI, eventually, fleetProject } from "../harness/project";
+import { killProcessGroups, alive, CLI, eventually, fleetProject } from "../harness/project";
 import type { CloudObject } from "../sim/cloud";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
@@ -455,15 +455,7 @@ describe("fleet command on Pulumi's engine (local cloud: real worker processes)"
   const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
   const pidOf = (id: string) => Number(id.split(":")[0]);
   const started: number[] = [];
-  after(() => {
-    for (const pid of started) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already stopped, as it should be
-      }
-    }
-  });
+  after(() => killProcessGroups(started));
 
   it("creates, lists as a table and as JSON, deletes, and deletes all: processes, checkpoint and list agree", async () => {
     const { p, run } = fleetRunner({ "fleet:cloud": "local" });

@@ -15,6 +15,7 @@ import * as path from "node:path";
 import {
   alive,
   CLI,
+  killProcessGroups,
   ENGINE_BIN,
   eventually,
   fleetProject,
@@ -57,6 +58,19 @@ async function fleetCreating(p: FleetProject): Promise<{
   return { child, done };
 }
 
+/** `fleet create a`, terminated mid-create by two Ctrl-Cs half a second apart; its outcome. */
+async function terminatedMidCreate(
+  p: FleetProject,
+  running: ChildProcess[],
+): Promise<Promise<Interrupted>> {
+  const { child, done } = await fleetCreating(p);
+  running.push(child);
+  process.kill(-(child.pid as number), "SIGINT");
+  await new Promise((r) => setTimeout(r, 500));
+  process.kill(-(child.pid as number), "SIGINT");
+  return done;
+}
+
 /** The `pulumi` processes whose parent is `pid`. */
 function engineChildren(pid: number): number[] {
   const ps = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(pid)], { encoding: "utf8" });
@@ -97,21 +111,11 @@ describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", fun
   const running: ChildProcess[] = [];
   const workers: number[] = [];
   afterEach(() => {
-    for (const c of running.splice(0))
-      if (c.exitCode === null && c.pid) {
-        try {
-          process.kill(-c.pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    for (const pid of workers.splice(0)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    // fleet (each in a process group of its own) when a test failed before it ended, and workers.
+    killProcessGroups(
+      running.splice(0).flatMap((c) => (c.exitCode === null && c.pid ? [c.pid] : [])),
+    );
+    killProcessGroups(workers.splice(0));
   });
 
   it("one Ctrl-C is the engine's graceful cancel: the create in flight finishes, nothing is pending, exit 130", async () => {
@@ -142,11 +146,7 @@ describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", fun
 
   it("a second Ctrl-C terminates the engine at once: the create is left pending; fleet sync, as advised, keeps its worker (0 orphans)", async () => {
     const p = fleetProject();
-    const { child, done } = await fleetCreating(p);
-    running.push(child);
-    process.kill(-(child.pid as number), "SIGINT");
-    await new Promise((r) => setTimeout(r, 500));
-    process.kill(-(child.pid as number), "SIGINT");
+    const done = await terminatedMidCreate(p, running);
     const r = await done;
     expect(r.code, r.stderr).to.equal(130);
     expect(r.stderr).to.contain("fleet: Ctrl-C again: the engine terminates at once");
@@ -184,11 +184,7 @@ describe("fleet and Ctrl-C on Pulumi's engine (local cloud, an 8 s create)", fun
 
   it("after a terminate, `fleet adopt` resolves the pending create by hand: keep it with its id, or --none drops it", async () => {
     const p = fleetProject();
-    const { child, done } = await fleetCreating(p);
-    running.push(child);
-    process.kill(-(child.pid as number), "SIGINT");
-    await new Promise((r) => setTimeout(r, 500));
-    process.kill(-(child.pid as number), "SIGINT");
+    const done = await terminatedMidCreate(p, running);
     expect((await done).code).to.equal(130);
     const orphans = workersLoggingTo(path.join(p.dir, ".fleet", "local", p.stack, "a.log"));
     workers.push(...orphans);
@@ -252,21 +248,11 @@ describe("fleet and Ctrl-C before the update (Pulumi's engine, a delayed command
   const running: ChildProcess[] = [];
   const workers: number[] = [];
   afterEach(() => {
-    for (const c of running.splice(0))
-      if (c.exitCode === null && c.pid) {
-        try {
-          process.kill(-c.pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    for (const pid of workers.splice(0)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    // fleet (each in a process group of its own) when a test failed before it ended, and workers.
+    killProcessGroups(
+      running.splice(0).flatMap((c) => (c.exitCode === null && c.pid ? [c.pid] : [])),
+    );
+    killProcessGroups(workers.splice(0));
   });
 
   /** Runs `fleet …args`, presses Ctrl-C while `command` is delayed, and returns the outcome. */

@@ -5,12 +5,10 @@
  * FleetStack double cannot show lives here.
  */
 import { expect } from "chai";
-import { fork } from "node:child_process";
-import * as path from "node:path";
 import { CloudContext } from "../../context/cloud-context";
 import type { Progress } from "../../context/events";
 import { CancelledError } from "../../context/stack";
-import { alive, eventually, fleetProject } from "../harness/project";
+import { alive, eventually, fleetProject, runContextProcess } from "../harness/project";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
@@ -36,26 +34,11 @@ describe("CloudContext as OS processes on Pulumi's engine (the local cloud; simu
       config: { "fleet:cloud": "digitalocean" },
       env: { DIGITALOCEAN_TOKEN: "dop_v1_test" },
     });
-    const script = path.join(__dirname, "..", "harness", "context-process.js");
     const procs = 3;
     const per = 2;
     const runs = Array.from({ length: procs }, (_, n) => {
       const ops = Array.from({ length: per }, (_, i) => `+p${n}w${i}`).concat([`-p${n}w0`]);
-      return new Promise<{ ups: number; errors: string[] }>((resolve, reject) => {
-        const child = fork(script, [p.dir, p.stack, ...ops], {
-          env: p.env,
-          stdio: ["ignore", "pipe", "pipe", "ipc"],
-        });
-        let out = "";
-        let err = "";
-        child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-        child.on("exit", (code) =>
-          code === 0
-            ? resolve(JSON.parse(out.trim().split("\n").pop() ?? "{}"))
-            : reject(new Error(`process ${n} exited ${code}: ${err}`)),
-        );
-      });
+      return runContextProcess(p, ops);
     });
     const results = await Promise.all(runs);
     for (const r of results) expect(r.errors).to.deep.equal([]);

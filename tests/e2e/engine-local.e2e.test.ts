@@ -10,10 +10,16 @@
  *   names the worker and the provider's reason, and config ends as what exists.
  */
 import { expect } from "chai";
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { alive, eventually, fleetProject, type FleetProject } from "../harness/project";
+import {
+  alive,
+  eventually,
+  fleetProject,
+  type FleetProject,
+  runContextProcess,
+} from "../harness/project";
 
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 
@@ -46,25 +52,10 @@ describe("the local cloud on Pulumi's engine: processes, locks, recovery", funct
   it("several OS processes on one stack lose nothing: config, checkpoint, processes and list agree", async () => {
     const p = fleetProject({ config: { "fleet:cloud": "local" } });
     cleanup.push(p);
-    const script = path.join(__dirname, "..", "harness", "context-process.js");
     const procs = 3;
     const runs = Array.from({ length: procs }, (_, n) => {
       const ops = [`+p${n}a`, `+p${n}b`, `-p${n}a`];
-      return new Promise<{ ups: number; errors: string[] }>((resolve, reject) => {
-        const child = fork(script, [p.dir, p.stack, ...ops], {
-          env: p.env,
-          stdio: ["ignore", "pipe", "pipe", "ipc"],
-        });
-        let out = "";
-        let err = "";
-        child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-        child.on("exit", (code) =>
-          code === 0
-            ? resolve(JSON.parse(out.trim().split("\n").pop() ?? "{}"))
-            : reject(new Error(`process ${n} exited ${code}: ${err}`)),
-        );
-      });
+      return runContextProcess(p, ops);
     });
     const results = await Promise.all(runs);
     for (const r of results) expect(r.errors).to.deep.equal([]);

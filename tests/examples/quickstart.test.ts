@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { alive, eventually, fleetProject, ROOT } from "../harness/project";
+import { killProcessGroups, alive, eventually, fleetProject, ROOT } from "../harness/project";
 
 const EXAMPLE = path.join(ROOT, "dist", "examples", "quickstart.js");
 
@@ -22,15 +22,7 @@ const pidOf = (id: string) => Number(id.split(":")[0]);
 describe("examples/quickstart on Pulumi's engine (local cloud)", function () {
   this.timeout(300_000);
   const started: number[] = [];
-  after(() => {
-    for (const pid of started) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already stopped, as it should be
-      }
-    }
-  });
+  after(() => killProcessGroups(started));
 
   it("works in a stack of its own, removes only the workers it made, and leaves the person's workers running", async () => {
     const p = fleetProject({ config: { "fleet:cloud": "local" }, engine: "engine" });

@@ -6,7 +6,7 @@
  * passphrase, PULUMI_HOME and simulated clouds (`FLEET_SIM_DIR`). Shared by the CLI tests, the end-to-end scenarios and the multi-process
  * CloudContext test, so every one of them runs fleet exactly as a person would.
  */
-import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { fork, type SpawnSyncReturns, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -210,4 +210,43 @@ export async function eventually(check: () => boolean, ms = 15_000): Promise<boo
     await new Promise((r) => setTimeout(r, 100));
   }
   return check();
+}
+
+/** SIGKILLs each process group led by one of `pids` (worker processes a test started); gone ones are skipped. */
+export function killProcessGroups(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already stopped, as it should be
+    }
+  }
+}
+
+/**
+ * Runs `tests/harness/context-process.ts` as a child process on project `p`: it opens a
+ * CloudContext and runs `ops` (`+name` creates, `-name` deletes); resolves with its summary.
+ */
+export function runContextProcess(
+  p: FleetProject,
+  ops: readonly string[],
+): Promise<{ ups: number; errors: string[] }> {
+  const script = path.join(__dirname, "context-process.js");
+  return new Promise((resolve, reject) => {
+    const child = fork(script, [p.dir, p.stack, ...ops], {
+      env: p.env,
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(
+            JSON.parse(out.trim().split("\n").pop() ?? "{}") as { ups: number; errors: string[] },
+          )
+        : reject(new Error(`${ops.join(" ")}: exited ${code}: ${err}`)),
+    );
+  });
 }
