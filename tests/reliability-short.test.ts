@@ -21,7 +21,7 @@ const DROPLET = "digitalocean:index/droplet:Droplet";
 describe("reliability, short: kill, hang and Ctrl-C on Pulumi's engine", function () {
   this.timeout(90_000);
 
-  it("the engine SIGKILLed mid-create: the lock and pending create it left are resolved as fleet advises; 0 orphans", async () => {
+  it("the engine SIGKILLed mid-create: the pending create it left is resolved as fleet advises; 0 orphans", async () => {
     const p = relProject("short-kill");
     const run = startGroup(
       p,
@@ -38,7 +38,6 @@ describe("reliability, short: kill, hang and Ctrl-C on Pulumi's engine", functio
       run.cleanup();
     }
     const advised = await runAsAdvised(p, ["sync", "-q"]);
-    expect(advised.cancelled, "the killed engine left its lock").to.equal(1);
     expect(advised.dropped, "k1 was never made").to.deep.equal(["k1"]);
     const r = await reckon(p);
     expect(r.details).to.deep.equal([]);

@@ -25,7 +25,7 @@ function object(id: string, type = "digitalocean:index/droplet:Droplet"): CloudO
   };
 }
 
-describe("engine double: simulated cloud", () => {
+describe("simulated cloud", () => {
   it("stores, lists, counts and removes objects", async () => {
     const cloud = new SimulatedCloud(tmpDir());
     await cloud.put(object("1"));
