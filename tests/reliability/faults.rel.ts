@@ -187,7 +187,7 @@ describe("faults injected into Pulumi's engine and the simulated plugins", funct
     expect(again.run.status).to.equal(0);
   });
 
-  it("the engine SIGKILLed mid-update: the next run names the lock it left; after `pulumi cancel` and `fleet adopt` as advised, 0 orphans", async () => {
+  it("the engine SIGKILLed mid-update: the next run says what to do; after `fleet adopt` as advised (and `pulumi cancel` if locked), 0 orphans", async () => {
     const p = relProject("f-kill");
     ok(p, ["create", "k0", "-q"]);
     // k1 is made; k2's create is in flight (it waits 60 s in the plugin) when the engine dies.

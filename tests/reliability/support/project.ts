@@ -517,7 +517,14 @@ export async function adoptAsAdvised(
   for (const w of workers) {
     const found = objects.filter((o) => cloudName(o) === w);
     if (found.length > 1) throw new Error(`${found.length} objects named ${w} in the cloud`);
-    const r = p.fleet(found.length ? ["adopt", w, found[0].id] : ["adopt", w, "--none"]);
+    const argv = found.length ? ["adopt", w, found[0].id] : ["adopt", w, "--none"];
+    let r = p.fleet(argv);
+    if (r.status !== 0 && /locked/.test(r.stderr)) {
+      // A killed engine may also have left its lock: `pulumi cancel`, as fleet says, then again.
+      const c = p.pulumi(["cancel", "--yes"]);
+      if (c.status !== 0) throw new Error(`pulumi cancel: ${c.stderr}`);
+      r = p.fleet(argv);
+    }
     if (r.status !== 0) throw new Error(`fleet adopt ${w}: ${r.stderr}`);
     (found.length ? kept : dropped).push(w);
   }
