@@ -1,6 +1,6 @@
 /**
  * A child process for multi-process tests: opens a CloudContext on a fleet project through the
- * Automation API (so on whatever `pulumi` is first on PATH: the double in tests) and runs a list
+ * Automation API (so on whatever `pulumi` is first on PATH: Pulumi's engine in tests) and runs a list
  * of operations one after another, then prints a JSON summary line.
  * argv: <projectDir> <stack> <op>… where op is `+name` (create) or `-name` (delete).
  */

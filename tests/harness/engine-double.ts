@@ -1,6 +1,9 @@
 /**
- * An in-process engine double: a `FleetStack` that runs fleet's REAL program under Pulumi mocks
- * and keeps state between runs in files, so several OS processes can share one "stack".
+ * The in-process `FleetStack` double, for CloudContext's own logic only (queue, coalescing,
+ * recovery decisions, retry) and the in-process benchmarks: it runs fleet's REAL program under
+ * Pulumi mocks and keeps state between runs in files, so several OS processes can share one
+ * "stack". It stands in for no engine behaviour a test claims: every test of what the engine
+ * does runs Pulumi's own engine with the simulated plugins (tests/harness/project.ts, tests/sim/).
  *
  * It behaves like the engine where CloudContext can tell: resources keep their ids and outputs
  * across updates (and inputs named by `ignoreChanges` keep their old values), resources no

@@ -1,13 +1,13 @@
 /**
- * Issue 7, part 1 (CLI arguments): `fleet` run in-process (`main(argv)`) with the `pulumi`
- * double first on PATH (fleet opens the stack through the Automation API exactly as it does for
+ * Issue 7, part 1 (CLI arguments): `fleet` run in-process (`main(argv)`) with Pulumi's
+ * engine first on PATH (fleet opens the stack through the Automation API exactly as it does for
  * a person; no test switch), with generated argument lists, and real create/delete/list/sync
  * runs checked against a model and against `reckon` (simulated cloud, checkpoint, config).
  * Every run ends with an exit code (0, 1 or 2) and readable one-line errors naming what was
  * wrong; a refused run changes nothing in the stack or the cloud.
  *
  * Sizes: FLEET_REL_CLI_RUNS argument lists (default 1,000: about 0.15 s each, the lists that
- * reach the engine run the double) and FLEET_REL_CLI_REAL_RUNS real runs (default 25, each an
+ * reach the engine run it) and FLEET_REL_CLI_REAL_RUNS real runs (default 25, each an
  * engine update of several seconds).
  */
 import { expect } from "chai";
@@ -16,7 +16,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { main } from "../../cli/fleet";
 import { openCloud } from "../sim/cloud";
-import { type RelProject, ledgerCounts, reckon, relProject, settle } from "./support/double";
+import { type RelProject, ledgerCounts, reckon, relProject, settle } from "./support/project";
 import { capture } from "./support/fixtures";
 import { Tally } from "./support/classes";
 import {
@@ -35,7 +35,7 @@ const SLOW_MS = 30_000;
 
 const CREDENTIAL_ENV = /^(DIGITALOCEAN_|AWS_|FLEET_STACK$|PULUMI_)/;
 
-/** This process's environment for in-process runs: the project's (the double first on PATH), no credentials unless asked. */
+/** This process's environment for in-process runs: the project's (the engine first on PATH), no credentials unless asked. */
 function isolate(p: RelProject, credentials: boolean): () => void {
   const saved = { ...process.env };
   for (const k of Object.keys(process.env)) if (CREDENTIAL_ENV.test(k)) delete process.env[k];
@@ -53,8 +53,8 @@ async function snapshot(p: RelProject): Promise<string> {
   h.update(fs.existsSync(p.stackFile) ? fs.readFileSync(p.stackFile) : "(none)");
   for (const r of p.checkpoint().resources) h.update(JSON.stringify([r.urn, r.id, r.outputs]));
   h.update(JSON.stringify(p.checkpoint().pending));
-  const objects = await openCloud(p.doubleDir).list();
-  for (const o of objects.filter((x) => x.provider !== "_double")) h.update(JSON.stringify(o));
+  const objects = await openCloud(p.simDir).list();
+  for (const o of objects) h.update(JSON.stringify(o));
   return h.digest("hex");
 }
 
@@ -256,7 +256,7 @@ describe("fuzz: the fleet command", function () {
  * nothing changes); near-valid and hostile ones must be refused: a bad `--ttl` with exit 1 and
  * one line naming `--ttl`, stray arguments and options with a usage error (exit 2).
  */
-// Sizes: FLEET_REL_CLI_RUNS lists (default 1,000). A valid list opens the stack on the double
+// Sizes: FLEET_REL_CLI_RUNS lists (default 1,000). A valid list opens the stack on the engine
 // (about 1 s on 2 busy cores), so valid lists are a fifth of the mix, each class with a floor.
 describe("fuzz: fleet cost, reap and create --ttl", function () {
   this.timeout(0);

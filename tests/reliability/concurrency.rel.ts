@@ -1,20 +1,20 @@
 /**
- * Issue 7, part 3: concurrency under load, on the `pulumi` double. Several OS processes drive
- * one stack at once through `CloudContext.open` (the Automation API spawning the double), each
+ * Issue 7, part 3: concurrency under load, on Pulumi's engine. Several OS processes drive
+ * one stack at once through `CloudContext.open` (the Automation API spawning the engine), each
  * creating and deleting workers it owns (one at a time and in bursts that coalesce), while
  * `fleet` CLI processes list the stack. The end state is reckoned from the simulated cloud, the
  * checkpoint and stack config (`reckon`): config must equal the intended set exactly, and no
  * worker may be lost, orphaned or phantom. Repeated FLEET_REL_ROUNDS times.
  *
  * Sizes (FLEET_REL_PROCESSES × FLEET_REL_OPS × FLEET_REL_ROUNDS, default 4 × 6 × 2): every
- * update is a real engine run of the double (a program run over gRPC, a checkpoint write),
+ * update is a real engine run (a program run over gRPC, plugins, a checkpoint write),
  * about 3–8 s each on 2 shared cores, and updates of one stack are serialized by its lock, so
  * these keep the whole reliability run near 10 minutes.
  */
 import { expect } from "chai";
 import { type ChildProcess, fork } from "node:child_process";
 import * as path from "node:path";
-import { type CheckpointResource, listedNames, relProject, settle } from "./support/double";
+import { type CheckpointResource, listedNames, relProject, settle } from "./support/project";
 import type { Job, Op, OpResult, ParentMessage, WorkerMessage } from "./support/fleet-worker";
 import { record } from "./support/stats";
 

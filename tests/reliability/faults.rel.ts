@@ -1,33 +1,37 @@
 /**
- * Issue 7, part 2 / issue 10, point 6: injected faults, on the `pulumi` double. Every scenario
- * runs the real `fleet` command as an OS process with the double first on PATH; faults are
- * injected through `PULUMI_DOUBLE_FAULTS` (provider errors with the simulated clouds' own
- * capacity texts, failed deletes, a hang, the engine killed after n steps, a stack left
- * locked) or done to the simulated cloud (a worker deleted out of band). For each: what the
- * user sees (one line naming the workers and the cause), then `reckon` compares the simulated
- * cloud, the checkpoint and stack config, and a re-run converges with nothing lost, orphaned
- * or phantom. Faults are counted from the double's ledger (`settle`), engine-level faults
- * from what the run left behind.
+ * Issue 7, part 2 / issue 10, point 6 / issue 16, item 3: injected faults, on Pulumi's own
+ * engine with the simulated clouds' provider plugins. Every scenario runs the real `fleet`
+ * command as an OS process; faults are injected into the plugins through `FLEET_SIM_FAULTS`
+ * (provider errors with the clouds' own capacity texts, failed deletes, a create that hangs, a
+ * create that fails after the object exists, a plugin that crashes mid-create), done to the
+ * engine from outside as a person's machine would (the `pulumi` process SIGKILLed mid-update,
+ * which also leaves its stack lock; one and two Ctrl-C), or done to the simulated cloud (a
+ * worker deleted, another resized, out of band). For each: what the user sees, then the user
+ * does what fleet says (`pulumi cancel`, `fleet adopt <worker> <id>` with the id found by name
+ * in the cloud's console, `fleet sync`), and `reckon` compares the simulated cloud, the
+ * checkpoint and stack config: nothing lost, orphaned or phantom. Faults are counted from the
+ * plugins' ledger (`settle`), engine-level ones (a kill, a Ctrl-C) where the test does them.
  */
 import { expect } from "chai";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { openCloud } from "../sim/cloud";
 import { CAPACITY_ERRORS } from "../sim/errors";
 import {
-  type FaultRule,
   type RelProject,
+  adoptAsAdvised,
+  faults,
   listedNames,
+  pendingCreate,
   reckon,
   relProject,
+  runAsAdvised,
   settle,
-} from "./support/double";
+  startGroup,
+  until,
+} from "./support/project";
 import { delay } from "./support/fixtures";
 import { fault } from "./support/stats";
 
 const DROPLET = "digitalocean:index/droplet:Droplet";
-
-const faults = (rules: FaultRule[]) => ({ PULUMI_DOUBLE_FAULTS: JSON.stringify(rules) });
 
 /** `fleet` succeeded. */
 function ok(p: RelProject, args: string[], env: NodeJS.ProcessEnv = {}): string {
@@ -63,11 +67,14 @@ async function finish(p: RelProject, names: string[]) {
   const listed = listedNames(ok(p, ["list", "--json"]));
   const r = await settle(p, { listed, intended: names });
   expect(r.details).to.deep.equal([]);
-  expect(r.config).to.deep.equal(names);
+  expect([...r.config].sort()).to.deep.equal([...names].sort());
   return r;
 }
 
-describe("faults injected through the pulumi double", function () {
+/** The create of worker `name` has been sent to the plugin (the engine wrote it as pending). */
+const creating = (p: RelProject, name: string) => () => pendingCreate(p, name);
+
+describe("faults injected into Pulumi's engine and the simulated plugins", function () {
   this.timeout(600_000);
 
   it("capacity errors on some creates of a batch: named in one line, the rest settled, a re-run converges", async () => {
@@ -79,24 +86,26 @@ describe("faults injected through the pulumi double", function () {
       faults([
         {
           op: "create",
-          match: { name: "digitalocean-b2" },
+          type: DROPLET,
+          match: { name: "b2" },
           error: CAPACITY_ERRORS.digitalocean.sizeUnavailable,
         },
         {
           op: "create",
-          match: { name: "digitalocean-b4" },
+          type: DROPLET,
+          match: { name: "b4" },
           error: CAPACITY_ERRORS.digitalocean.dropletLimit,
         },
       ]),
     );
     const fired = p.ledger().filter((l) => l.outcome === "fault");
     expect(fired.length, "at least one capacity fault fired").to.be.at.least(1);
-    for (const f of fired) expect(line).to.contain(f.name.replace(/^digitalocean-/, ""));
+    for (const f of fired) expect(line).to.contain(f.cloudName);
     expect(line).to.match(/Size is not available in this region|exceed your droplet limit/);
     // Config lists what exists: keep and whichever creates finished; never a failed one.
     const now = await expectConsistent(p);
     expect(now).to.include("keep");
-    for (const f of fired) expect(now).not.to.include(f.name.replace(/^digitalocean-/, ""));
+    for (const f of fired) expect(now).not.to.include(f.cloudName);
     // Re-run without the fault: what is missing is created once.
     const missing = ["b1", "b2", "b3", "b4"].filter((n) => !now.includes(n));
     ok(p, ["create", ...missing, "-q"]);
@@ -110,7 +119,8 @@ describe("faults injected through the pulumi double", function () {
     const backup = faults([
       {
         op: "delete",
-        match: { name: "digitalocean-d2" },
+        type: DROPLET,
+        match: { name: "d2" },
         error:
           'Error deleting Droplet: DELETE https://api.digitalocean.com/v2/droplets/1: 422 (request "r") Droplet is currently being backed up',
       },
@@ -121,7 +131,6 @@ describe("faults injected through the pulumi double", function () {
     const now = await expectConsistent(p);
     expect(now).to.include("d2");
     expect(now).to.include("d3");
-    // delete-all fails the same way and keeps what is left.
     const all = failedLine(p, ["delete-all", "--yes", "-q"], backup);
     expect(all).to.contain("d2");
     expect(await expectConsistent(p)).to.include("d2");
@@ -130,131 +139,176 @@ describe("faults injected through the pulumi double", function () {
     expect(r.faults).to.be.at.least(2);
   });
 
-  it("a stack left locked by a crashed update: refused in one line that says what to do; after `pulumi cancel` it converges", async () => {
-    const p = relProject("f-locked");
-    ok(p, ["create", "l1", "-q"], faults([{ leaveLocked: true }]));
-    const locks = path.join(p.dir, "state", ".pulumi", "locks");
+  it("a create that fails after the object exists (`after`): the engine keeps it with its error; a re-run converges on one object", async () => {
+    const p = relProject("f-after");
+    const line = failedLine(
+      p,
+      ["create", "a1", "a2", "-q"],
+      faults([
+        {
+          op: "create",
+          type: DROPLET,
+          match: { name: "a2" },
+          after: true,
+          error: "Error waiting for droplet (1) to become active: timeout while waiting for state",
+        },
+      ]),
+    );
+    expect(line).to.contain("a2");
+    const made = (await p.cloudWorkers()).filter((o) => o.outputs.name === "a2");
+    expect(made, "the object was made before the create failed").to.have.length(1);
+    // Nothing orphaned: the engine kept the object in state (initErrors), so it is managed.
+    const mid = await reckon(p);
+    expect(mid.orphaned, mid.details.join("\n")).to.equal(0);
+    // The engine kept a2 (with its error), so config still lists it: a sync settles it.
+    const again = await runAsAdvised(p, ["sync", "-q"]);
+    expect(again.kept).to.deep.equal([]);
+    const r = await finish(p, ["a1", "a2"]);
     expect(
-      fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).length > 0,
-      "a lock left behind",
-    ).to.equal(true);
-    fault("stack left locked");
-    const line = failedLine(p, ["create", "l2", "-q"]);
-    expect(line).to.match(/locked/);
-    expect(line).to.contain("pulumi cancel");
-    await expectConsistent(p, ["l1"]);
-    const cancel = p.pulumi(["cancel", "--yes"]);
-    expect(cancel.status, cancel.stderr).to.equal(0);
-    ok(p, ["create", "l2", "-q"]);
-    await finish(p, ["l1", "l2"]);
+      r.cloud.filter((n) => n === "a2"),
+      "never a second a2",
+    ).to.have.length(1);
+    expect(r.faults).to.equal(1);
   });
 
-  it("the engine killed mid-update (SIGKILL after 2 steps): the next run names the lock it left; after `pulumi cancel` it converges; what the engine never recorded is counted orphaned", async () => {
+  it("a plugin that crashes mid-create: fleet fails in one line, nothing is orphaned, a re-run converges", async () => {
+    const p = relProject("f-crash");
+    ok(p, ["create", "c0", "-q"]);
+    const r1 = p.fleet(
+      ["create", "c1", "-q"],
+      faults([{ op: "create", type: DROPLET, match: { name: "c1" }, crash: true }]),
+    );
+    expect(r1.status, r1.stderr).to.equal(1);
+    expect(r1.stderr, "no stack trace").not.to.match(/^\s+at /m);
+    expect(r1.stderr).to.contain("c1");
+    const again = await runAsAdvised(p, ["create", "c1", "-q"]);
+    const r = await finish(p, ["c0", "c1"]);
+    expect(r.faultKinds["create fault (plugin crash)"]).to.equal(1);
+    expect(again.run.status).to.equal(0);
+  });
+
+  it("the engine SIGKILLed mid-update: the next run says what to do; after `fleet adopt` as advised (and `pulumi cancel` if locked), 0 orphans", async () => {
     const p = relProject("f-kill");
     ok(p, ["create", "k0", "-q"]);
-    const killed = p.fleet(
-      ["create", "k1", "k2", "k3", "-q"],
-      faults([{ kill: { afterSteps: 2 } }]),
+    // k1 is made; k2's create is in flight (it waits 60 s in the plugin) when the engine dies.
+    const run = startGroup(
+      p,
+      ["create", "k1", "k2", "-q"],
+      faults([{ op: "create", type: DROPLET, match: { name: "k2" }, delayMs: 60_000 }]),
     );
-    expect(killed.status, killed.stderr).to.equal(1);
-    expect(killed.stderr, "no stack trace").not.to.match(/^\s+at /m);
-    // The provider finished steps the checkpoint never heard of: pending creates. Those whose
-    // object the provider did make are in the cloud now, and nothing in state names them.
-    const pending = p.checkpoint().pending.filter((o) => o.type === "creating");
-    expect(pending.length, "the kill left pending creates").to.be.above(0);
-    const made = new Set((await p.cloudWorkers()).map((o) => o.id));
-    const stateIds = new Set(p.checkpoint().resources.map((r) => r.id));
-    const unrecorded = [...made].filter((id) => !stateIds.has(id));
-    fault("engine killed (SIGKILL)");
-    // A killed engine leaves its stack lock, as a killed `pulumi up` does: the next run is
-    // refused in one line that says what to do, and the user does it.
-    const locked = failedLine(p, ["sync", "-q"]);
-    expect(locked).to.contain("locked by another update");
-    expect(locked).to.contain("pulumi cancel");
-    const cancel = p.pulumi(["cancel", "--yes"]);
-    expect(cancel.status, cancel.stderr).to.equal(0);
-    // The next run converges on config: every worker in it exists once in state and in the
-    // cloud, nothing lost or phantom, and `fleet list` agrees.
-    ok(p, ["sync", "-q"]);
-    const listed = listedNames(ok(p, ["list", "--json"]));
-    const missing = ["k1", "k2", "k3"].filter((n) => !listed.includes(n));
-    if (missing.length) ok(p, ["create", ...missing, "-q"]);
-    const names = [...listed, ...missing];
-    const r = await settle(p, { listed: listedNames(ok(p, ["list", "--json"])), intended: names });
-    expect(r.lost, r.details.join("\n")).to.equal(0);
-    expect(r.phantom, r.details.join("\n")).to.equal(0);
-    expect([...r.state].sort()).to.deep.equal([...names].sort());
-    // What Pulumi cannot do: the objects the killed engine made but never recorded stay in the
-    // cloud, unmanaged (the engine drops pending creates; fleet does not import them yet).
-    // Exactly those are orphaned, and the summary shows them.
-    const orphans = r.details.filter((d) => d.startsWith("orphaned: "));
-    expect(orphans.map((d) => /\((\S+)\)/.exec(d)?.[1]).sort()).to.deep.equal(unrecorded.sort());
-  });
-
-  it("a create that hangs, then Ctrl-C twice: the finished workers are listed, the run exits 130, a re-run converges", async () => {
-    const p = relProject("f-hang");
-    ok(p, ["create", "h0", "-q"]);
-    const child = p.start(
-      ["create", "h1", "h2", "-q"],
-      faults([{ op: "create", match: { name: "digitalocean-h2" }, hang: true }]),
-    );
-    let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-    // Wait until the hang is in place: h1's create is in the ledger.
-    const deadline = Date.now() + 120_000;
-    while (!p.ledger().some((l) => l.name === "digitalocean-h1" && l.op === "create")) {
-      expect(Date.now(), `the create never started\n${stderr}`).to.be.below(deadline);
-      await delay(200);
+    try {
+      await until(
+        () =>
+          p.ledger().some((l) => l.cloudName === "k1" && l.op === "create") && creating(p, "k2")(),
+        "k1 made and k2's create in flight",
+      );
+      const engines = run.engines();
+      expect(engines, "fleet runs one engine").to.have.length(1);
+      process.kill(engines[0], "SIGKILL");
+      fault("engine killed (SIGKILL)");
+      const r = await run.done;
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr, "no stack trace").not.to.match(/^\s+at /m);
+    } finally {
+      run.cleanup();
     }
-    await delay(500);
-    // A terminal's Ctrl-C goes to the whole foreground process group: fleet and its engine.
-    const ctrlC = () => {
-      for (const pid of pidsOf(child.pid as number)) {
-        try {
-          process.kill(pid, "SIGINT");
-        } catch {
-          // exited meanwhile
-        }
-      }
-    };
-    ctrlC();
-    fault("Ctrl-C during a hung create");
-    // The first Ctrl-C lets steps in flight finish; a hung create never does, so the user
-    // presses it again, which terminates the engine (pkg/backend/cancellation_scope.go).
-    const first = await Promise.race([exited, delay(10_000).then(() => "running" as const)]);
-    expect(first, "a first Ctrl-C waits for the hung create").to.equal("running");
-    ctrlC();
-    fault("second Ctrl-C (terminate)");
-    const code = await exited;
-    expect(code, stderr).to.equal(130);
-    expect(stderr, "no stack trace").not.to.match(/^\s+at /m);
-    // fleet says what to do after a terminated update; the user does it.
-    expect(stderr).to.contain("pulumi refresh --clear-pending-creates");
-    expect(stderr).to.contain("fleet sync");
-    const refresh = p.pulumi(["refresh", "--clear-pending-creates", "--yes"]);
-    expect(refresh.status, refresh.stderr).to.equal(0);
-    ok(p, ["sync", "-q"]);
-    const now = await expectConsistent(p);
-    expect(now).to.include("h0");
-    expect(now).not.to.include("h2");
-    ok(p, ["create", "h2", ...(now.includes("h1") ? [] : ["h1"]), "-q"]);
-    await finish(p, [...now, "h2", ...(now.includes("h1") ? [] : ["h1"])]);
+    // The next run is refused in one line that says what to do: Pulumi's file backend here
+    // left no lock that blocks it, so that line is fleet's advice on the pending creates.
+    const refused = failedLine(p, ["sync", "-q"]);
+    expect(refused).to.match(/was stopped while creating|pulumi cancel/);
+    // The user does it, then what fleet says about the pending creates.
+    const done = await runAsAdvised(p, ["sync", "-q"]);
+    expect(done.dropped, "k2 was never made").to.include("k2");
+    const missing = ["k1", "k2"].filter((n) => !p.configWorkers().some((w) => w.name === n));
+    if (missing.length) ok(p, ["create", ...missing, "-q"]);
+    const r = await finish(p, ["k0", "k1", "k2"]);
+    expect(r.orphaned, r.details.join("\n")).to.equal(0);
+    expect(
+      r.cloud.filter((n) => n === "k1"),
+      "k1 kept, not made twice",
+    ).to.have.length(1);
   });
 
-  it("a worker deleted out of band: `list --refresh` says missing in one line; sync recreates it once", async () => {
+  it("one Ctrl-C during a hung create: the engine cancels the plugin's call, the run exits 130, nothing pending, a re-run converges", async () => {
+    const p = relProject("f-hang1");
+    ok(p, ["create", "h0", "-q"]);
+    const run = startGroup(
+      p,
+      ["create", "h1", "-q"],
+      faults([{ op: "create", type: DROPLET, match: { name: "h1" }, hang: true }]),
+    );
+    try {
+      await until(creating(p, "h1"), "h1's create in flight");
+      await delay(500);
+      run.signalGroup("SIGINT");
+      fault("Ctrl-C during a hung create");
+      const r = await run.done;
+      expect(r.code, r.stderr).to.equal(130);
+      expect(r.stderr, "no stack trace").not.to.match(/^\s+at /m);
+    } finally {
+      run.cleanup();
+    }
+    expect(p.checkpoint().pending, "the engine left nothing pending").to.deep.equal([]);
+    await expectConsistent(p, ["h0"]);
+    ok(p, ["create", "h1", "-q"]);
+    await finish(p, ["h0", "h1"]);
+  });
+
+  it("a slow create, then Ctrl-C twice: the engine terminates, the create is left pending; fleet's advice resolves it, 0 orphans", async () => {
+    const p = relProject("f-hang2");
+    ok(p, ["create", "h0", "-q"]);
+    const run = startGroup(
+      p,
+      ["create", "h1", "-q"],
+      faults([{ op: "create", type: DROPLET, match: { name: "h1" }, delayMs: 60_000 }]),
+    );
+    try {
+      await until(creating(p, "h1"), "h1's create in flight");
+      await delay(500);
+      run.signalGroup("SIGINT");
+      const first = await Promise.race([run.done, delay(3_000).then(() => "running" as const)]);
+      expect(first, "a first Ctrl-C waits for the create in flight").to.equal("running");
+      run.signalGroup("SIGINT");
+      fault("second Ctrl-C (terminate)");
+      const r = await run.done;
+      expect(r.code, r.stderr).to.equal(130);
+      expect(r.stderr).to.contain("fleet sync");
+    } finally {
+      run.cleanup();
+    }
+    expect(pendingCreate(p, "h1"), "the terminated create is pending").to.equal(true);
+    const sync = p.fleet(["sync", "-q"]);
+    expect(sync.status, sync.stderr).to.equal(1);
+    const advice = await adoptAsAdvised(p, sync.stderr);
+    expect(advice.dropped).to.deep.equal(["h1"]);
+    await runAsAdvised(p, ["sync", "-q"]);
+    const now = p.configWorkers().map((w) => w.name);
+    if (!now.includes("h1")) ok(p, ["create", "h1", "-q"]);
+    const r = await finish(p, ["h0", "h1"]);
+    expect(r.orphaned).to.equal(0);
+  });
+
+  it("a worker deleted and another resized out of band: `list --refresh` says so; sync recreates the deleted one once", async () => {
     const p = relProject("f-vanished");
     ok(p, ["create", "r1", "r2", "r3", "-q"]);
-    const cloud = openCloud(p.doubleDir);
+    const cloud = openCloud(p.simDir);
     const [r2] = (await cloud.list({ type: DROPLET })).filter((o) => o.outputs.name === "r2");
     expect(await cloud.deleteOutOfBand("digitalocean", DROPLET, r2.id)).to.equal(true);
     fault("worker deleted out of band");
+    // r3 resized in the console: the cloud reports another size from now on.
+    const [r3] = (await cloud.list({ type: DROPLET })).filter((o) => o.outputs.name === "r3");
+    await cloud.transact((tx) =>
+      tx.put({ ...r3, outputs: { ...r3.outputs, size: "s-2vcpu-4gb" } }),
+    );
+    fault("worker resized out of band");
     const r = p.fleet(["list", "--refresh"]);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/r2 .*missing/);
     expect(r.stderr).to.contain(
       "fleet: 1 worker missing from its cloud (deleted outside fleet?): r2",
     );
+    // (Whether the refreshed size of r3 shows in `fleet list` is not asserted: on the engine it
+    // still shows s-1vcpu-1gb after `list --refresh`; reported as an open finding.)
     ok(p, ["sync", "-q"]);
     const done = await finish(p, ["r1", "r2", "r3"]);
     const [again] = (await cloud.list({ type: DROPLET })).filter((o) => o.outputs.name === "r2");
@@ -262,25 +316,3 @@ describe("faults injected through the pulumi double", function () {
     expect(done.cloud.filter((n) => n === "r2")).to.have.length(1);
   });
 });
-
-/** `pid` and its descendants (the engine and its children), from /proc. */
-function pidsOf(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    out.push(p);
-    for (const c of children.get(p) ?? []) walk(c);
-  };
-  walk(pid);
-  return out;
-}

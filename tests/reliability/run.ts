@@ -1,13 +1,13 @@
 /**
  * `npm run test:reliability`: runs the reliability suite (mocha, its own config) with a fresh
  * counters file, then prints the summary table computed from what the tests actually did:
- * inputs as the generators produced and ran them, operations and faults from the `pulumi`
- * double's ledgers, lost / orphaned / phantom workers from `reckon` (simulated cloud,
- * checkpoint, stack config). Fails when a test failed, when any worker was lost or phantom,
- * when any secret leaked, or (in full mode) when fewer inputs, processes or rounds ran than
- * required. Orphans are counted and shown: every test fails on an orphan except the engine
- * kill, where exactly the creates the killed engine never recorded are orphaned (Pulumi drops
- * pending creates from state; fleet does not import them yet).
+ * inputs as the generators produced and ran them, cloud mutations and faults from the
+ * simulated plugins' ledgers, lost / orphaned / phantom workers from `reckon` (simulated cloud,
+ * checkpoint, stack config). Fails when a test failed, when any worker was lost, orphaned or
+ * phantom, when any secret leaked, or (in full mode) when fewer inputs, processes or rounds ran
+ * than required. After an engine kill the tests do what fleet advises (`fleet sync` adopts
+ * local workers; `fleet adopt <worker> <id>` for the others), so an orphan is a failure there
+ * too.
  *
  *   node dist/tests/reliability/run.js [--update-readme]
  *
@@ -23,7 +23,7 @@ import { STATS_ENV, type Totals, readTotals } from "./support/stats";
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const README = path.join(ROOT, "README.md");
 /**
- * Library paths keep issue 7's 10,000 values each. Paths that run fleet on the `pulumi` double
+ * Library paths keep issue 7's 10,000 values each. Paths that run fleet on Pulumi's engine
  * (CLI arguments, real runs) and the concurrency rounds are sized for a run of about 10
  * minutes on 2 shared cores: every engine run there is a real program run over gRPC.
  */
@@ -45,7 +45,7 @@ function rows(t: Totals, seconds: number): [string, string, string][] {
       .join(", ");
     out.push([`inputs tried: ${p}`, fmt(n), classes]);
   }
-  out.push(["provider operations (double's ledger)", fmt(t.operations), ""]);
+  out.push(["cloud mutations (plugins' ledger)", fmt(t.operations), ""]);
   out.push([
     "faults fired",
     fmt(t.faults),
@@ -68,7 +68,7 @@ function rows(t: Totals, seconds: number): [string, string, string][] {
   out.push([
     "workers orphaned",
     fmt(t.orphaned),
-    "in the cloud, not in the checkpoint: only creates a SIGKILLed engine never recorded",
+    "must be 0 (in the cloud, not in the checkpoint), engine kills included",
   ]);
   out.push([
     "workers phantom or duplicated",
@@ -130,6 +130,7 @@ function main(): number {
   const problems: string[] = [];
   if (mocha.status !== 0) problems.push(`mocha exited with ${mocha.status ?? mocha.signal}`);
   if (totals.lost) problems.push(`${totals.lost} workers lost`);
+  if (totals.orphaned) problems.push(`${totals.orphaned} workers orphaned`);
   if (totals.phantom) problems.push(`${totals.phantom} workers phantom or duplicated`);
   if (totals.leaked) problems.push(`${totals.leaked} secrets leaked`);
   if (totals.unhandled) problems.push(`${totals.unhandled} unhandled rejections`);

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { type CloudObject, SimulatedCloud, doubleDir, openCloud } from "./cloud";
+import { type CloudObject, SimulatedCloud, openCloud } from "./cloud";
 import { simulatedProvider } from "./providers";
 
 const run = promisify(execFile);
@@ -25,7 +25,7 @@ function object(id: string, type = "digitalocean:index/droplet:Droplet"): CloudO
   };
 }
 
-describe("engine double: simulated cloud", () => {
+describe("simulated cloud", () => {
   it("stores, lists, counts and removes objects", async () => {
     const cloud = new SimulatedCloud(tmpDir());
     await cloud.put(object("1"));
@@ -78,11 +78,9 @@ describe("engine double: simulated cloud", () => {
     expect(await new SimulatedCloud(dir).count({ provider: "hcloud" })).to.equal(450);
   });
 
-  it("openCloud shares one instance per directory; doubleDir prefers PULUMI_DOUBLE_DIR", () => {
+  it("openCloud shares one instance per directory", () => {
     const dir = tmpDir();
     expect(openCloud(dir)).to.equal(openCloud(path.join(dir, ".")));
-    expect(doubleDir({ PULUMI_DOUBLE_DIR: dir }, "/elsewhere")).to.equal(dir);
-    expect(doubleDir({}, dir)).to.equal(dir);
   });
 
   it("5,000 droplet creates through the provider (timing printed, not asserted)", async function () {

@@ -3,7 +3,7 @@
  * installed here, kept apart from Pulumi state so that orphans (state lost, object kept) and
  * out-of-band deletes (object gone, state kept) can happen as they do for real.
  *
- * Storage, in the directory the engine gives (`PULUMI_DOUBLE_DIR`):
+ * Storage, in the directory `FLEET_SIM_DIR` names (`faults.ts`):
  * - `cloud.json`          a snapshot `{ "version": 1, "objects": [CloudObject, …] }`;
  * - `cloud.journal.jsonl` operations appended since that snapshot, one JSON line each
  *                         (`{ "put": CloudObject }` or `{ "del": "<key>" }`).
@@ -325,16 +325,4 @@ export function openCloud(dir: string): SimulatedCloud {
     clouds.set(abs, c);
   }
   return c;
-}
-
-/**
- * The double's working directory: `PULUMI_DOUBLE_DIR` when set, else `fallback` (the engine
- * passes its default, e.g. a folder beside the backend).
- */
-export function doubleDir(
-  env: Readonly<Record<string, string | undefined>>,
-  fallback: string,
-): string {
-  const d = env.PULUMI_DOUBLE_DIR;
-  return d && d.trim() ? path.resolve(d) : path.resolve(fallback);
 }

@@ -1,7 +1,7 @@
 /**
  * How each simulated provider words an API error, and the capacity and quota errors of each
- * cloud in the provider's real format — ready to paste into `PULUMI_DOUBLE_FAULTS` rules.
- * Sources are named per entry and in tests/engine/README.md.
+ * cloud in the provider's real format — ready to paste into `FLEET_SIM_FAULTS` rules
+ * (`faults.ts`). Sources are named per entry and in tests/sim/README.md.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 
@@ -91,7 +91,7 @@ const azure = (status: number, code: string, message: string) =>
 /**
  * Capacity and quota errors per simulated cloud, with example values (instance type t3.micro,
  * zone us-east-1a, …), in the text the real provider prints. Use them as the `error` of a
- * `PULUMI_DOUBLE_FAULTS` rule; sources in tests/engine/README.md.
+ * `FLEET_SIM_FAULTS` rule; sources in tests/sim/README.md.
  */
 export const CAPACITY_ERRORS = {
   aws: {

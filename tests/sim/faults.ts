@@ -5,7 +5,8 @@
  *   { "op": "create"|"update"|"delete"|"read"|"invoke",
  *     "match": { "<input property or path>": <value>, … },
  *     "type"?: "<type token>" (for invoke: the function token),
- *     "error"?: "<provider message>", "times"?: n, "delayMs"?: n, "hang"?: true, "after"?: true }
+ *     "error"?: "<provider message>", "times"?: n, "delayMs"?: n, "hang"?: true, "after"?: true,
+ *     "crash"?: true }
  * `match` compares the inputs the plugin receives, by deep equality: a droplet's `name` is the
  * worker's name, `tags.Name` an EC2 instance's Name tag (Pulumi property paths). For `delete`
  * and `read`, which carry the old inputs and outputs, outputs fill in keys the inputs lack. `{}`
@@ -14,7 +15,10 @@
  * `after: true` (create only, with `error`) makes the object in the simulated cloud first and
  * then fails, the way a provider reports an object that was made but did not come up: the
  * engine keeps it in state with `initErrors`. `hang` waits until the engine sends `Cancel`
- * or the plugin is killed. Previews are never faulted.
+ * or the plugin is killed. `crash: true` makes the plugin process die at once (SIGKILL to
+ * itself), as a provider plugin that crashes does: the engine sees its gRPC connection drop
+ * mid-operation. With `after: true` (create only) the object is made in the simulated cloud
+ * first, so the crash leaves an object the engine never heard of. Previews are never faulted.
  *
  * Every cloud operation (not previews) goes into the append-only ledger `<dir>/ledger.jsonl`.
  */
@@ -44,6 +48,7 @@ export interface FaultRule {
   delayMs?: number;
   hang?: boolean;
   after?: boolean;
+  crash?: boolean;
 }
 
 /** What a matching rule asks the plugin to do with this operation. */
@@ -52,6 +57,7 @@ export interface FaultAction {
   delayMs?: number;
   hang?: boolean;
   after?: boolean;
+  crash?: boolean;
 }
 
 /** The resource (or function call) an operation is about. */
@@ -94,7 +100,7 @@ export function parseFaults(text: string | undefined): FaultRule[] {
       throw new FaultsConfigError(`${FAULTS_VAR}[${i}]: ${why}: got ${JSON.stringify(rule)}`);
     };
     if (!isObject(rule)) return bad("a rule is an object");
-    const allowed = ["op", "match", "type", "error", "times", "delayMs", "hang", "after"];
+    const allowed = ["op", "match", "type", "error", "times", "delayMs", "hang", "after", "crash"];
     const unknown = Object.keys(rule).filter((k) => !allowed.includes(k));
     if (unknown.length) bad(`unknown key(s) ${unknown.join(", ")}`);
     if (!OPS.includes(rule.op as SimOp)) bad(`op must be one of ${OPS.join(", ")}`);
@@ -107,10 +113,19 @@ export function parseFaults(text: string | undefined): FaultRule[] {
     if (rule.delayMs !== undefined && !isCount(rule.delayMs, 0))
       bad("delayMs must be an integer ≥ 0");
     if (rule.hang !== undefined && rule.hang !== true) bad("hang must be true");
-    if (rule.after !== undefined && (rule.after !== true || rule.op !== "create" || !rule.error))
-      bad("after is true, on a create rule with an error");
-    if (rule.error === undefined && rule.delayMs === undefined && rule.hang === undefined)
-      bad("a rule needs error, delayMs or hang");
+    if (rule.crash !== undefined && rule.crash !== true) bad("crash must be true");
+    if (
+      rule.after !== undefined &&
+      (rule.after !== true || rule.op !== "create" || (!rule.error && !rule.crash))
+    )
+      bad("after is true, on a create rule with an error or a crash");
+    if (
+      rule.error === undefined &&
+      rule.delayMs === undefined &&
+      rule.hang === undefined &&
+      rule.crash === undefined
+    )
+      bad("a rule needs error, delayMs, hang or crash");
     return rule as unknown as FaultRule;
   });
 }
@@ -174,6 +189,7 @@ export class Faults {
       if (rule.delayMs !== undefined) action.delayMs = rule.delayMs;
       if (rule.hang) action.hang = true;
       if (rule.after) action.after = true;
+      if (rule.crash) action.crash = true;
       return action;
     }
     return undefined;

@@ -333,6 +333,7 @@ export class SimPlugin {
           this.hangs.add(resolve);
         });
       if (fault?.hang) throw new ProviderError(`${action}: context canceled`, "Canceled");
+      if (fault?.crash && !fault.after) crash(this.dir, { ...line, outcome: "fault" });
       if (fault?.error && !fault.after) throw new ProviderError(fault.error, "Injected");
       if (op !== "read" && op !== "invoke" && this.latencyMs) await sleep(this.latencyMs);
       if (this.credentials.unauthorized) throw this.credentials.unauthorized(action);
@@ -372,6 +373,7 @@ export class SimPlugin {
       async (fault, line) => {
         const made = await this.sim.create(type, urn, inputs, false);
         line.id = made.id;
+        if (fault?.after && fault.crash) crash(this.dir, { ...line, outcome: "fault" });
         if (fault?.after && fault.error)
           throw new InitFailed(fault.error, made.id, made.outputs, inputs);
         return new provproto.CreateResponse().setId(made.id).setProperties(struct(made.outputs));
@@ -503,4 +505,14 @@ if (require.main === module) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   });
+}
+
+/**
+ * A `crash` fault: the ledger line first (so the fault is counted), then the plugin dies at
+ * once, with no reply and no cleanup, as a provider plugin that crashes does.
+ */
+function crash(dir: string, line: LedgerEntry): never {
+  appendLedger(dir, { ...line, error: "plugin crashed (injected)" });
+  process.kill(process.pid, "SIGKILL");
+  throw new Error("unreachable: the plugin was killed");
 }

@@ -50,7 +50,7 @@ async function providerError(fn: () => Promise<unknown>): Promise<ProviderError>
 const DROPLET = "digitalocean:index/droplet:Droplet";
 const INSTANCE = "aws:ec2/instance:Instance";
 
-describe("engine double: simulated providers", () => {
+describe("simulated providers", () => {
   it("covers exactly the packages and types fleet's strategies use", () => {
     const cloud = new SimulatedCloud(os.tmpdir());
     expect(simulatedProvider("random", cloud)).to.equal(undefined);

@@ -1,6 +1,6 @@
 /**
  * Simulated providers for the clouds whose plugins cannot be installed here: `aws`,
- * `digitalocean`, `azure-native`, `gcp`, `hcloud`. The engine double calls these for every
+ * `digitalocean`, `azure-native`, `gcp`, `hcloud`. The plugins (plugin.ts) call these for every
  * resource (and provider resource `pulumi:providers:<pkg>`) of those packages.
  *
  * Conventions:

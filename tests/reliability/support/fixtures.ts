@@ -1,7 +1,7 @@
 /**
  * Shared helpers of the reliability suite: realistic fake credentials and scanners for them,
- * temporary directories, and output capture for in-process CLI runs. Projects on the `pulumi`
- * double and the reckoning of lost, orphaned and phantom workers are in `double.ts`.
+ * temporary directories, and output capture for in-process CLI runs. Projects on Pulumi's
+ * engine and the reckoning of lost, orphaned and phantom workers are in `project.ts`.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -100,7 +100,7 @@ export function filesUnder(dir: string): string[] {
 }
 
 /**
- * Scans every file under `dir` for fake credentials (stack files, checkpoint, the double's
+ * Scans every file under `dir` for fake credentials (stack files, checkpoint, the plugins'
  * ledger and simulated cloud, logs). Excluded by design: the generated passphrase file.
  * Returns the leaks found as "file: count".
  */

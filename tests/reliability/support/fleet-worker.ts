@@ -1,6 +1,6 @@
 /**
  * A fleet process for the concurrency tests: opens a CloudContext with `CloudContext.open` on a
- * shared project (the Automation API spawning the `pulumi` double found first on PATH; same
+ * shared project (the Automation API spawning Pulumi's engine found first on PATH; same
  * project dir, so the same cross-process lock and the same checkpoint), runs the steps it is
  * given and reports each result to its parent over IPC. Steps run one after another; the
  * operations of one step run concurrently (so they coalesce in the context's queue).
@@ -16,7 +16,7 @@ export type Op =
 export interface Job {
   projectDir: string;
   stack: string;
-  /** The engine's environment: the double first on PATH, backend, passphrase, double dir. */
+  /** The engine's environment: the engine and plugins first on PATH, backend, passphrase, FLEET_SIM_DIR. */
   env: NodeJS.ProcessEnv;
   steps: Op[][];
 }
@@ -87,7 +87,7 @@ async function runReported(job: Job): Promise<void> {
 
 if (require.main === module) {
   // The Pulumi SDK records a stack trace for every promise it makes; short traces keep the
-  // double's runs fast without changing what they do.
+  // engine runs fast without changing what they do.
   Error.stackTraceLimit = 3;
   // Long-lived: jobs over IPC until told to exit (the concurrency rounds reuse processes).
   process.on("message", (m: ParentMessage) => {

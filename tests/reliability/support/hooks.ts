@@ -1,17 +1,15 @@
 /**
- * Root hooks of the reliability suite: put the `pulumi` double first on PATH (for this process
- * and every process it starts, as tests/engine/README.md says to), count unhandled promise
- * rejections (the runner fails the run when there is any), and never let a test wait for a
- * terminal that is not there.
+ * Root hooks of the reliability suite: put Pulumi's engine and the simulated clouds' plugins
+ * first on PATH (for this process and every process it starts; in-process `fleet` runs and
+ * `CloudContext.open` find `pulumi` there), count unhandled promise rejections (the runner
+ * fails the run when there is any), and never let a test wait for a terminal that is not there.
  */
-import * as path from "node:path";
-import { DOUBLE_BIN } from "./double";
+import { ENGINE_BIN, pathFor } from "../../harness/project";
 import { record } from "./stats";
 
-// Every project's env has the double first on PATH too (`relProject`); this covers anything
-// started without one.
-if (!(process.env.PATH ?? "").startsWith(`${DOUBLE_BIN}${path.delimiter}`))
-  process.env.PATH = `${DOUBLE_BIN}${path.delimiter}${process.env.PATH ?? ""}`;
+// Every project's env has them first on PATH too (`relProject`); this covers anything started
+// without one.
+if (!(process.env.PATH ?? "").startsWith(ENGINE_BIN)) process.env.PATH = pathFor("engine");
 
 let unhandled = 0;
 

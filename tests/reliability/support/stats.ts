@@ -18,7 +18,7 @@ export interface StatRecord {
   faults?: number;
   /** Kind of fault → how many fired (for the breakdown). */
   faultKinds?: Record<string, number>;
-  /** Provider operations the double ran (ledger lines). */
+  /** Cloud mutations (create, update, delete) the simulated plugins ran, from their ledger. */
   operations?: number;
   /** CloudContext operations issued by concurrent OS processes. */
   concurrentOps?: number;

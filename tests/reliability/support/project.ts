@@ -1,12 +1,15 @@
 /**
- * The reliability suite on the `pulumi` double (`tests/engine/bin/pulumi`, first on PATH): a
- * fleet project in a temporary directory with its own file backend, passphrase, simulated
- * cloud and fault rules; `fleet` run as a real OS process or in-process (`main(argv)`), and
- * `CloudContext.open` — the same paths a person's `fleet` takes, with no test switch.
+ * The reliability suite on Pulumi's own engine (`ENGINE_BIN`, built by `npm run engine`) with
+ * the simulated clouds' provider plugins (`tests/sim/bin`) next on PATH, exactly as
+ * `tests/harness/project.ts` puts them (`pathFor("engine")`): a fleet project in a temporary
+ * directory with its own file backend, passphrase, PULUMI_HOME and simulated clouds
+ * (`FLEET_SIM_DIR`, with the plugins' fault rules in `FLEET_SIM_FAULTS`, tests/sim/faults.ts);
+ * `fleet` run as a real OS process or in-process (`main(argv)`), and `CloudContext.open` — the
+ * same paths a person's `fleet` takes, with no test switch.
  *
  * `reckon()` is the one place that decides what was lost, orphaned or phantom, by comparing
  * the three sources of truth: the simulated cloud, the checkpoint and the stack config.
- * `ledgerCounts()` counts operations and injected faults from the double's ledger.
+ * `ledgerCounts()` counts cloud mutations and injected faults from the plugins' ledger.
  */
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -15,13 +18,13 @@ import * as yaml from "js-yaml";
 import { CloudContext, type CloudContextOptions } from "../../../context/cloud-context";
 import { entryName, parseWorkerEntries } from "../../../config/fleet-config";
 import { type CloudObject, openCloud } from "../../sim/cloud";
-import { type LedgerLine, readLedger } from "../../engine/faults";
+import { FAULTS_VAR, type LedgerLine, SIM_DIR_VAR, readLedger } from "../../sim/faults";
+import { pathFor } from "../../harness/project";
 import { tempDir } from "./fixtures";
 import { record } from "./stats";
 
 const ROOT = path.join(__dirname, "..", "..", "..", "..");
 export const CLI = path.join(ROOT, "dist", "cli", "fleet.js");
-export const DOUBLE_BIN = path.join(ROOT, "tests", "engine", "bin");
 export const STACK = "dev";
 
 /** The worker resource of each simulated cloud (logical name `<cloud>-<worker>`). */
@@ -33,8 +36,13 @@ export const WORKER_TYPES: Readonly<Record<string, string>> = {
   "hcloud:index/server:Server": "hetzner",
 };
 
-/** A fault rule of `PULUMI_DOUBLE_FAULTS` (see tests/engine/README.md). */
+/** A fault rule of the simulated plugins' `FLEET_SIM_FAULTS` (tests/sim/faults.ts). */
 export type FaultRule = Record<string, unknown>;
+
+/** The environment that gives the plugins `rules`. */
+export const faults = (rules: FaultRule[]): NodeJS.ProcessEnv => ({
+  [FAULTS_VAR]: JSON.stringify(rules),
+});
 
 export interface FleetRun {
   code: number | null;
@@ -46,9 +54,9 @@ export interface FleetRun {
 export interface RelProject {
   dir: string;
   stack: string;
-  /** The double's directory: simulated cloud, fault counters, ledger. */
-  doubleDir: string;
-  /** The environment every fleet and pulumi run gets (the double first on PATH). */
+  /** The simulated clouds' directory (`FLEET_SIM_DIR`): cloud store, fault counters, ledger. */
+  simDir: string;
+  /** The environment every fleet and pulumi run gets (the engine, then the plugins, on PATH). */
   env: NodeJS.ProcessEnv;
   stackFile: string;
   checkpointFile: string;
@@ -58,9 +66,9 @@ export interface RelProject {
   fleetAsync(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<FleetRun>;
   /** Starts `fleet` and returns the process (for signals). */
   start(args: string[], extraEnv?: NodeJS.ProcessEnv): ChildProcess;
-  /** The double itself, as a person would run `pulumi`. */
+  /** Pulumi's own CLI, as a person would run `pulumi`. */
   pulumi(args: string[], extraEnv?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
-  /** `CloudContext.open` on this project, through the Automation API and the double. */
+  /** `CloudContext.open` on this project, through the Automation API and the engine. */
   open(options?: Partial<CloudContextOptions>, extraEnv?: NodeJS.ProcessEnv): Promise<CloudContext>;
   /** Sets plain values in the stack file. */
   setConfig(values: Record<string, string>): void;
@@ -88,8 +96,8 @@ export interface Checkpoint {
 /**
  * A fresh fleet project: the repository's Pulumi.yaml with `main` pointing at the built
  * program, a stack file under its `stackConfigDir` holding `config` (plain values), and, for
- * `secrets`, values set with `pulumi config set --secret` through the double (encrypted with
- * the project's passphrase, as the CLI does).
+ * `secrets`, values set with `pulumi config set --secret` (encrypted with the project's
+ * passphrase by Pulumi's CLI).
  */
 export function relProject(
   prefix: string,
@@ -98,23 +106,31 @@ export function relProject(
   baseEnv: NodeJS.ProcessEnv = {},
 ): RelProject {
   const dir = tempDir(prefix);
-  const text = fs
-    .readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")
-    .replace(/^main: .*$/m, `main: ${path.join(ROOT, "dist", "index.js")}`);
+  // As tests/harness/project.ts: the project's own `main` re-exports the built program, and
+  // node_modules is linked in, so the program and the dynamic-provider shim start inside the
+  // project directory as in a person's clone.
+  const text = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), text);
+  const main = /^main: (.*)$/m.exec(text)?.[1] ?? "index.js";
+  fs.mkdirSync(path.dirname(path.join(dir, main)), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, main),
+    `module.exports = require(${JSON.stringify(path.join(ROOT, "dist", "index.js"))});\n`,
+  );
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
   const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(text)?.[1] ?? ".");
   fs.mkdirSync(stackDir, { recursive: true });
   const stackFile = path.join(stackDir, `Pulumi.${STACK}.yaml`);
   fs.writeFileSync(stackFile, yaml.dump({ config }));
   fs.mkdirSync(path.join(dir, "state"));
-  const doubleDir = path.join(dir, "double");
+  const simDir = path.join(dir, "sim");
   const env: NodeJS.ProcessEnv = {
-    PATH: `${DOUBLE_BIN}${path.delimiter}${process.env.PATH ?? ""}`,
+    PATH: pathFor("engine", process.env.PATH),
     HOME: dir,
     PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
     PULUMI_CONFIG_PASSPHRASE: "reliability-passphrase",
     PULUMI_HOME: path.join(dir, "home"),
-    PULUMI_DOUBLE_DIR: doubleDir,
+    [SIM_DIR_VAR]: simDir,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     DIGITALOCEAN_TOKEN: "dop_v1_" + "0".repeat(64),
     ...baseEnv,
@@ -128,7 +144,7 @@ export function relProject(
   const p: RelProject = {
     dir,
     stack: STACK,
-    doubleDir,
+    simDir,
     env,
     stackFile,
     checkpointFile: path.join(dir, "state", ".pulumi", "stacks", "fleet", `${STACK}.json`),
@@ -154,11 +170,11 @@ export function relProject(
         stdio: ["ignore", "pipe", "pipe"],
       }),
     pulumi: (args, extra = {}) =>
-      spawnSync(
-        process.execPath,
-        [path.join(DOUBLE_BIN, "pulumi"), ...args, "--stack", STACK, "--cwd", dir],
-        { env: spawnEnv(extra), encoding: "utf8", timeout: 300_000 },
-      ),
+      spawnSync("pulumi", [...args, "--stack", STACK, "--non-interactive", "--cwd", dir], {
+        env: spawnEnv(extra),
+        encoding: "utf8",
+        timeout: 300_000,
+      }),
     open: (options = {}, extra = {}) =>
       CloudContext.open({
         workDir: dir,
@@ -201,10 +217,10 @@ export function relProject(
       };
     },
     async cloudWorkers() {
-      const all = await openCloud(doubleDir).list();
+      const all = await openCloud(simDir).list();
       return all.filter((o) => o.type in WORKER_TYPES);
     },
-    ledger: () => readLedger(doubleDir),
+    ledger: () => readLedger(simDir),
   };
   if (Object.keys(secrets).length) {
     const init = p.pulumi(["stack", "init"]);
@@ -329,9 +345,14 @@ export async function reckon(
   return { config, state, cloud, lost, orphaned, phantom, details };
 }
 
-/** Provider operations and injected faults, counted from the double's ledger. */
+/**
+ * Cloud mutations and injected faults, counted from the plugins' ledger: `operations` are the
+ * creates, updates and deletes the plugins ran (reads of a refresh and invokes apart, in
+ * `reads`); `faults` every line an injected rule decided (an error, a hang, a crash).
+ */
 export interface LedgerCounts {
   operations: number;
+  reads: number;
   /** Ledger lines with `outcome: "fault"`. */
   faults: number;
   /** `<op> fault` → count, for the summary's breakdown. */
@@ -343,14 +364,16 @@ export function ledgerCounts(lines: readonly LedgerLine[]): LedgerCounts {
   const faultKinds: Record<string, number> = {};
   let faults = 0;
   let failed = 0;
+  let operations = 0;
   for (const l of lines) {
+    if (l.op === "create" || l.op === "update" || l.op === "delete") operations++;
     if (l.outcome === "fault") {
       faults++;
-      const k = `${l.op} fault`;
+      const k = `${l.op} fault${/plugin crashed/.test(l.error ?? "") ? " (plugin crash)" : ""}`;
       faultKinds[k] = (faultKinds[k] ?? 0) + 1;
     } else if (l.outcome === "failed") failed++;
   }
-  return { operations: lines.length, faults, faultKinds, failed };
+  return { operations, reads: lines.length - operations, faults, faultKinds, failed };
 }
 
 /** Names from `fleet list --json` output. */
@@ -378,4 +401,165 @@ export async function settle(
     faultKinds: l.faultKinds,
   });
   return { ...r, ...l };
+}
+
+/** `pid` and its descendants, from /proc (the engine, its plugins, their children). */
+export function descendants(pid: number): { pid: number; comm: string }[] {
+  const children = new Map<number, { pid: number; comm: string }[]>();
+  for (const e of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), { pid: Number(e), comm }]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: { pid: number; comm: string }[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c.pid);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** A `fleet` run in a process group of its own (as a shell runs a foreground job). */
+export interface Running {
+  child: ChildProcess;
+  /** Resolves when fleet exits. */
+  done: Promise<FleetRun>;
+  /** What fleet printed on stderr so far. */
+  stderr(): string;
+  /** Sends `signal` to the whole group, as a terminal's Ctrl-C does. */
+  signalGroup(signal: NodeJS.Signals): void;
+  /** Pulumi's engine processes fleet started (its `pulumi` children). */
+  engines(): number[];
+  /** SIGKILLs whatever of the group is left (plugins a killed engine left behind). */
+  cleanup(): void;
+}
+
+export function startGroup(
+  p: RelProject,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Running {
+  const env: NodeJS.ProcessEnv = { ...p.env, ...extraEnv };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const child = spawn(process.execPath, [CLI, "-C", p.dir, "--stack", p.stack, ...args], {
+    detached: true,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<FleetRun>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  const group = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid as number), signal);
+    } catch {
+      // the group is gone
+    }
+  };
+  return {
+    child,
+    done,
+    stderr: () => stderr,
+    signalGroup: group,
+    engines: () =>
+      descendants(child.pid as number)
+        .filter((d) => d.comm === "pulumi")
+        .map((d) => d.pid),
+    cleanup: () => group("SIGKILL"),
+  };
+}
+
+/** Polls `check` every 100 ms until it holds; throws with `what` after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Whether the checkpoint has a pending create of worker `name` (`<cloud>-<name>`). */
+export function pendingCreate(p: RelProject, name: string): boolean {
+  return p
+    .checkpoint()
+    .pending.some((o) => o.type === "creating" && o.resource.urn.endsWith(`-${name}`));
+}
+
+/**
+ * Follows the advice of fleet's PendingCreatesError (context/errors.ts) as a person would: for
+ * each worker it names, look for an object of that name in the (simulated) cloud's console; if
+ * there is one, `fleet adopt <worker> <its id>`, else `fleet adopt <worker> --none`. Returns
+ * the workers kept and dropped. Throws when `stderr` is not that error.
+ */
+export async function adoptAsAdvised(
+  p: RelProject,
+  stderr: string,
+): Promise<{ kept: string[]; dropped: string[] }> {
+  const m = /was stopped while creating (.*?): each may exist in its cloud/.exec(stderr);
+  if (!m) throw new Error(`not fleet's pending-creates advice:\n${stderr}`);
+  const workers = m[1].split(", ").map((w) => w.replace(/ \([^)]*\)$/, ""));
+  const objects = await p.cloudWorkers();
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (const w of workers) {
+    const found = objects.filter((o) => cloudName(o) === w);
+    if (found.length > 1) throw new Error(`${found.length} objects named ${w} in the cloud`);
+    const argv = found.length ? ["adopt", w, found[0].id] : ["adopt", w, "--none"];
+    let r = p.fleet(argv);
+    if (r.status !== 0 && /locked/.test(r.stderr)) {
+      // A killed engine may also have left its lock: `pulumi cancel`, as fleet says, then again.
+      const c = p.pulumi(["cancel", "--yes"]);
+      if (c.status !== 0) throw new Error(`pulumi cancel: ${c.stderr}`);
+      r = p.fleet(argv);
+    }
+    if (r.status !== 0) throw new Error(`fleet adopt ${w}: ${r.stderr}`);
+    (found.length ? kept : dropped).push(w);
+  }
+  return { kept, dropped };
+}
+
+/**
+ * Runs `fleet …args` until it succeeds, doing what each refusal says: `pulumi cancel` for a
+ * stack a killed engine left locked, `fleet adopt` for creates it left pending. Returns the
+ * final run and what was done on the way.
+ */
+export async function runAsAdvised(
+  p: RelProject,
+  args: string[],
+): Promise<{
+  run: SpawnSyncReturns<string>;
+  cancelled: number;
+  kept: string[];
+  dropped: string[];
+}> {
+  let cancelled = 0;
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const run = p.fleet(args);
+    if (run.status === 0) return { run, cancelled, kept, dropped };
+    if (/pulumi cancel/.test(run.stderr) && /locked/.test(run.stderr)) {
+      const c = p.pulumi(["cancel", "--yes"]);
+      if (c.status !== 0) throw new Error(`pulumi cancel: ${c.stderr}`);
+      cancelled++;
+    } else if (/was stopped while creating/.test(run.stderr)) {
+      const a = await adoptAsAdvised(p, run.stderr);
+      kept.push(...a.kept);
+      dropped.push(...a.dropped);
+    } else throw new Error(`fleet ${args.join(" ")} failed:\n${run.stderr}`);
+  }
+  throw new Error(`fleet ${args.join(" ")} never succeeded`);
 }
