@@ -6,6 +6,7 @@
  * backend in the project's gitignored `.fleet/state`. Secrets: `PULUMI_CONFIG_PASSPHRASE(_FILE)`
  * when set, otherwise a passphrase generated once into `.fleet/passphrase` (mode 0600).
  */
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -500,11 +501,49 @@ class AutomationStack implements FleetStack {
       const set: Record<string, ConfigValue> = {};
       for (const [k, v] of Object.entries(values)) {
         if (v === undefined) await this.stack.removeConfig(k);
+        else if (Buffer.byteLength(`${k}=${v.value}`) > ARG_LIMIT) await this.setFromStdin(k, v);
         else set[k] = v;
       }
       if (Object.keys(set).length) await this.stack.setAllConfig(set);
     } catch (e) {
       throw translate(e, this.cancel);
+    }
+  }
+
+  /**
+   * `pulumi config set <key>` with the value on standard input: the Automation API passes each
+   * `key=value` as one argument of `config set-all`, and Linux refuses a single argument over
+   * 128 KiB (MAX_ARG_STRLEN: spawn fails with E2BIG), which a `fleet:workers` list of a few
+   * thousand workers exceeds. The CLI reads the value from stdin when none is given and stdin
+   * is not a terminal (pkg/cmd/pulumi/config/config.go, configSetCmd.Run: io.ReadAll(stdin)).
+   */
+  private async setFromStdin(key: string, value: ConfigValue): Promise<void> {
+    const ws = this.stack.workspace as LocalWorkspace;
+    const args = [
+      "config",
+      "set",
+      key,
+      value.secret ? "--secret" : "--plaintext",
+      "--stack",
+      this.name,
+    ];
+    args.push("--non-interactive");
+    const result = spawnSync(ws.pulumiCommand.command, args, {
+      cwd: ws.workDir,
+      env: { ...process.env, ...ws.envVars },
+      input: value.value,
+      encoding: "utf8",
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    if (result.status !== 0) {
+      if (this.cancel?.aborted)
+        throw new CancelledError("cancelled: a pulumi command was interrupted");
+      const text = stripColors(
+        `${result.stderr ?? ""}${result.error ? ` ${result.error.message}` : ""}`,
+      );
+      throw new UpdateFailedError(
+        `pulumi config set ${key} failed: ${text.split("\n").find((l) => /error/i.test(l)) ?? text.trim().slice(0, 200)}`,
+      );
     }
   }
 
@@ -617,6 +656,9 @@ class AutomationStack implements FleetStack {
     }));
   }
 }
+
+/** Above this, a config value goes through stdin rather than one argument (128 KiB, less room). */
+const ARG_LIMIT = 120 * 1024;
 
 /** A pending operation as `stack export` writes it (apitype.OperationV2). */
 interface RawPending {
