@@ -456,7 +456,7 @@ export function buildProgram(
     .option("-q, --quiet", "no progress output")
     .option(
       "--install-pulumi",
-      "install the pinned Pulumi CLI if it is missing (or FLEET_INSTALL_PULUMI=1)",
+      "install the pinned Pulumi CLI if it is missing: a download, else a build from engine/go.mod (or FLEET_INSTALL_PULUMI=1)",
     )
     // One line, as every other error; commander repeats a bad argument in its error: never a
     // credential pasted by mistake.
