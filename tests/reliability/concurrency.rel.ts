@@ -140,7 +140,10 @@ describe("concurrency: OS processes against one stack", function () {
         p
           .checkpoint()
           .resources.filter((r: CheckpointResource) => /::digitalocean-seed-\d$/.test(r.urn))
-          .map((r) => r.id);
+          // The engine records resources as their steps complete, not in program order
+          // (pkg/backend/snapshot.go markNew): compare as a set.
+          .map((r) => r.id)
+          .sort();
       const before = seedIds();
       expect(before).to.have.length(2);
 

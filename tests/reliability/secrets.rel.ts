@@ -118,7 +118,7 @@ describe("secrets never leak", function () {
     const unauthorized = faults([
       {
         op: "create",
-        match: { name: "digitalocean-bad" },
+        match: { name: "bad" },
         error:
           'POST https://api.digitalocean.com/v2/droplets: 401 (request "r") Unable to authenticate you',
       },
@@ -185,12 +185,12 @@ describe("secrets never leak", function () {
       faults([
         {
           op: "create",
-          match: { name: "digitalocean-c3" },
+          match: { name: "c3" },
           error: '403 (request "r") You are not authorized to perform this operation',
         },
         {
           op: "delete",
-          match: { name: "digitalocean-c1" },
+          match: { name: "c1" },
           error: '422 (request "r") Droplet is locked',
         },
       ]),
