@@ -14,7 +14,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parseCloudDefaults } from "../../config/defaults";
-import { FleetConfigError, FleetConfigErrors, describeValue } from "../../config/errors";
+import {
+  FleetConfigError,
+  FleetConfigErrors,
+  describeValue,
+  looksLikeCredential,
+} from "../../config/errors";
 import { expiresAtFrom, parseTtl } from "../../config/expiry";
 import {
   type FleetConfig,
@@ -1095,7 +1100,12 @@ describe("fuzz: inputs added since (classes with floors)", function () {
               `${JSON.stringify(name).slice(0, 100)} (${typeof body === "string" ? `${Buffer.byteLength(body)} bytes` : body.code}) → ${String(e)}`,
           );
           if (cls === "hostile") {
-            const fits = typeof body === "string" && Buffer.byteLength(body) <= MAX;
+            // A name that looks like a credential (config/errors.ts looksLikeCredential) is
+            // refused before any file is read: fleet's keys never hold credentials.
+            const fits =
+              typeof body === "string" &&
+              Buffer.byteLength(body) <= MAX &&
+              !looksLikeCredential(name);
             expect(outcome, `${describeValue(name)}: ${String(e)}`).to.equal(
               fits ? "accepted" : "refused",
             );
