@@ -10,8 +10,9 @@
  * the plugin cache, and the version is not compared).
  *
  * What it does with each call (the cloud itself is `providers.ts` over `cloud.ts`):
- * - `Handshake` is not implemented: the engine then takes the protocol from `Configure`'s answer
- *   (`provider_plugin.go`, `handshake` treats UNIMPLEMENTED as "old protocol"). `Configure`
+ * - `Handshake` answers UNIMPLEMENTED on purpose, as every provider written before that RPC
+ *   does: the engine then takes the protocol from `Configure`'s answer (`provider_plugin.go`,
+ *   `handshake` treats UNIMPLEMENTED as "old protocol"), which is the path tested here. `Configure`
  *   answers `acceptSecrets: false`, so every later call carries plain values (the engine
  *   marshals with `KeepSecrets: protocol.acceptSecrets`), and `supportsPreview: true`, so the
  *   engine calls `Create`/`Update` with `preview` set. `Configure` itself always receives
