@@ -93,15 +93,18 @@ export interface FleetProject {
   ledger(): LedgerLine[];
 }
 
-/** A fleet project: the repository's Pulumi.yaml with `main` pointing at the built program. */
-export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
-  const stack = options.stack ?? "dev";
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-project-"));
-  // The project's own `main` (dist/index.js, as in the repository) re-exports the built
-  // program, so the program starts inside the project directory, as in a person's clone: the
-  // Node.js language host the Go proxy serves (v3.68, engine/language-nodejs) passes no
-  // --root-directory, and fleet then finds its project from main's directory upwards
-  // (config/paths.ts).
+/**
+ * Lays out a fleet project in `dir` as a person's clone has it, and returns its stack config
+ * directory (Pulumi.yaml's `stackConfigDir`, created):
+ * - the repository's Pulumi.yaml;
+ * - the project's own `main` (dist/index.js) re-exporting the built program, so the program
+ *   starts inside the project directory: the Node.js language host the Go proxy serves (v3.68,
+ *   engine/language-nodejs) passes no --root-directory, and fleet then finds its project from
+ *   main's directory upwards (config/paths.ts);
+ * - node_modules linked in: the engine starts plugins in the project directory, and the
+ *   dynamic-provider shim finds the SDK from there (engine/build.ts).
+ */
+export function layOutProject(dir: string): string {
   const projectYaml = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), projectYaml);
   const main = /^main: (.*)$/m.exec(projectYaml)?.[1] ?? "index.js";
@@ -110,17 +113,23 @@ export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
     path.join(dir, main),
     `module.exports = require(${JSON.stringify(path.join(ROOT, "dist", "index.js"))});\n`,
   );
-  // Stack files live where Pulumi.yaml's `stackConfigDir` says (each clone's own, gitignored).
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
   const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(projectYaml)?.[1] ?? ".");
+  fs.mkdirSync(stackDir, { recursive: true });
+  return stackDir;
+}
+
+/** A fleet project (see `layOutProject`) with its own backend, passphrase, home and sim cloud. */
+export function fleetProject(options: FleetProjectOptions = {}): FleetProject {
+  const stack = options.stack ?? "dev";
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-project-"));
+  const stackDir = layOutProject(dir);
   const stackFile = path.join(stackDir, `Pulumi.${stack}.yaml`);
   fs.mkdirSync(stackDir, { recursive: true });
   const lines = Object.entries(options.config ?? {}).map(
     ([k, v]) => `  ${k}: ${JSON.stringify(v)}`,
   );
   fs.writeFileSync(stackFile, lines.length ? `config:\n${lines.join("\n")}\n` : "config: {}\n");
-  // The engine starts plugins in the project directory, and the dynamic-provider shim finds the
-  // SDK from there (engine/build.ts), as in a real project with its own node_modules.
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
   const simDir = path.join(dir, "sim");
   const state = path.join(dir, "state");
   fs.mkdirSync(state);

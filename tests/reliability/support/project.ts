@@ -19,7 +19,7 @@ import { CloudContext, type CloudContextOptions } from "../../../context/cloud-c
 import { entryName, parseWorkerEntries } from "../../../config/fleet-config";
 import { type CloudObject, openCloud } from "../../sim/cloud";
 import { FAULTS_VAR, type LedgerLine, SIM_DIR_VAR, readLedger } from "../../sim/faults";
-import { pathFor } from "../../harness/project";
+import { layOutProject, pathFor } from "../../harness/project";
 import { tempDir } from "./fixtures";
 import { record } from "./stats";
 
@@ -106,20 +106,7 @@ export function relProject(
   baseEnv: NodeJS.ProcessEnv = {},
 ): RelProject {
   const dir = tempDir(prefix);
-  // As tests/harness/project.ts: the project's own `main` re-exports the built program, and
-  // node_modules is linked in, so the program and the dynamic-provider shim start inside the
-  // project directory as in a person's clone.
-  const text = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), text);
-  const main = /^main: (.*)$/m.exec(text)?.[1] ?? "index.js";
-  fs.mkdirSync(path.dirname(path.join(dir, main)), { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, main),
-    `module.exports = require(${JSON.stringify(path.join(ROOT, "dist", "index.js"))});\n`,
-  );
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-  const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(text)?.[1] ?? ".");
-  fs.mkdirSync(stackDir, { recursive: true });
+  const stackDir = layOutProject(dir);
   const stackFile = path.join(stackDir, `Pulumi.${STACK}.yaml`);
   fs.writeFileSync(stackFile, yaml.dump({ config }));
   fs.mkdirSync(path.join(dir, "state"));
