@@ -7,8 +7,19 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfigError, FleetConfigErrors } from "./config/errors";
-import { type FleetConfig, parseFleetConfig } from "./config/fleet-config";
+import { type FleetConfig, PROJECT, parseFleetConfig } from "./config/fleet-config";
 import { projectDirectory } from "./config/paths";
+import {
+  type DesiredRecord,
+  NO_RECORD,
+  RECORD_NAME,
+  STATE_REVISION_KEY,
+  desiredRecord,
+  isRecordUrn,
+  parseRecord,
+  sharedState,
+  staleMessage,
+} from "./config/shared-state";
 import type { Worker } from "./strategies/contract";
 import { loadStrategy } from "./strategies/registry";
 
@@ -20,6 +31,11 @@ export interface FleetProgramOptions {
    * @default the directory of `Pulumi.yaml`, found as `projectDirectory` (config/paths.ts) says
    */
   projectDir?: string;
+  /**
+   * Whether the desired state lives in the backend (config/shared-state.ts).
+   * @default sharedState(process.env)
+   */
+  sharedState?: boolean;
 }
 
 /** The project directory of this run: `options.projectDir`, else where `Pulumi.yaml` is. */
@@ -34,6 +50,8 @@ export function programProjectDir(options: FleetProgramOptions = {}): string {
 export interface FleetOutputs {
   /** Every worker, in the order of `fleet:workers`. */
   workers: pulumi.Output<Worker[]>;
+  /** On a shared backend: the revision of the desired state this update recorded. */
+  fleetRevision?: string;
 }
 
 /** The part of `pulumi.runtime` that says which config keys the engine marked secret. */
@@ -75,19 +93,26 @@ export function readFleetConfig(options: FleetProgramOptions = {}): FleetConfig 
 }
 
 /** Declares the fleet described by `config`: one strategy component per cloud in use. */
-export async function declareFleet(config: FleetConfig): Promise<FleetOutputs> {
+export async function declareFleet(
+  config: FleetConfig,
+  opts: pulumi.ComponentResourceOptions = {},
+): Promise<FleetOutputs> {
   const perCloud: pulumi.Output<Worker[]>[] = [];
   for (const cloud of config.clouds) {
     const Strategy = await loadStrategy(cloud);
-    const fleet = new Strategy(cloud, {
-      workers: config.workers.filter((w) => w.cloud === cloud),
-      sshPublicKeys: config.sshPublicKeys,
-      sshAllowFrom: config.sshAllowFrom,
-      userData: config.userData,
-      tags: config.tags,
-      extras: config.extras[cloud] ?? {},
-      projectDir: config.projectDir,
-    });
+    const fleet = new Strategy(
+      cloud,
+      {
+        workers: config.workers.filter((w) => w.cloud === cloud),
+        sshPublicKeys: config.sshPublicKeys,
+        sshAllowFrom: config.sshAllowFrom,
+        userData: config.userData,
+        tags: config.tags,
+        extras: config.extras[cloud] ?? {},
+        projectDir: config.projectDir,
+      },
+      opts,
+    );
     perCloud.push(fleet.workers);
   }
   const order = new Map(config.workers.map((w, i) => [w.name, i]));
@@ -101,7 +126,55 @@ export async function declareFleet(config: FleetConfig): Promise<FleetOutputs> {
 
 /** The whole program: validate everything first, then declare. */
 export async function fleetProgram(options: FleetProgramOptions = {}): Promise<FleetOutputs> {
-  return declareFleet(readFleetConfig(options));
+  const config = readFleetConfig(options);
+  if (!(options.sharedState ?? sharedState())) return declareFleet(config);
+  // On a shared backend (config/shared-state.ts): this runs inside `pulumi up`/`preview`, which
+  // holds the stack's lock on the backend (pkg/backend/diy/lock.go), so the record read here is
+  // the one this update replaces, and no other clone can change it until the update ends.
+  const expected = new pulumi.Config(PROJECT).get(STATE_REVISION_KEY) ?? NO_RECORD;
+  const actual = (await readDesiredRecord())?.revision ?? NO_RECORD;
+  if (actual !== expected) throw new pulumi.RunError(staleMessage(expected, actual));
+  const record = desiredRecord(config.cloud, config.entries);
+  // Every worker depends on the record, so the engine finishes (and checkpoints) its step
+  // before any worker's: a worker that then fails leaves the record saying what is wanted.
+  const resource = new DesiredStateRecord(record);
+  const outputs = await declareFleet(config, { dependsOn: [resource] });
+  return { ...outputs, fleetRevision: record.revision };
+}
+
+/**
+ * The record in the stack's last checkpoint, read through the engine's built-in
+ * `pulumi:pulumi:readStackResourceOutputs` invoke (pkg/resource/deploy/builtins.go), which loads
+ * the stack's snapshot from the backend (pkg/backend/backend.go `GetStackResourceOutputs`).
+ */
+export async function readDesiredRecord(): Promise<DesiredRecord | undefined> {
+  const stackName = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+  const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", {
+    stackName,
+  })) as { outputs?: Record<string, { outputs?: unknown }> } | undefined;
+  for (const [urn, r] of Object.entries(result?.outputs ?? {}))
+    if (isRecordUrn(urn)) return parseRecord(r.outputs);
+  return undefined;
+}
+
+/** The record's provider: it keeps what it is given (no cloud behind it). */
+const recordProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: Record<string, unknown>) {
+    return { id: "fleet-desired", outs: inputs };
+  },
+  async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+    return { changes: olds.revision !== news.revision };
+  },
+  async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
+    return { outs: news };
+  },
+};
+
+/** The shared desired state, kept in the stack's checkpoint. */
+class DesiredStateRecord extends pulumi.dynamic.Resource {
+  constructor(record: DesiredRecord) {
+    super(recordProvider, RECORD_NAME, { ...record }, {});
+  }
 }
 
 /**

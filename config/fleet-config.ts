@@ -16,6 +16,7 @@ import { validateExpiresAt, validateTtl } from "./expiry";
 import { FleetConfigError, FleetConfigErrors, looksLikeCredential } from "./errors";
 import { type Placement, candidatesOf, parsePlacements } from "./placements";
 import { type PriceBook, currencyOf, loadPriceBook, orderByPrice, priceOf } from "./prices";
+import { STATE_REVISION_KEY } from "./shared-state";
 import {
   type CloudName,
   CLOUDS,
@@ -48,6 +49,8 @@ export const BASE_STACK_KEYS = [
   "tags",
   "placements",
   "placementOrder",
+  // Written by fleet on a shared backend (config/shared-state.ts), never by hand.
+  "stateRevision",
 ] as const;
 
 /** Every `fleet:` key a stack may set. */
@@ -342,6 +345,17 @@ export function parseFleetConfig(
         );
       }
     }, undefined);
+  }
+
+  const revision = values[k(STATE_REVISION_KEY)];
+  if (revision !== undefined && !/^(none|[0-9a-f]{16})$/.test(revision)) {
+    errors.push(
+      new FleetConfigError(
+        k(STATE_REVISION_KEY),
+        revision,
+        "a revision fleet wrote (16 hex digits, or none); `fleet sync` sets it",
+      ),
+    );
   }
 
   const cloud = attempt(

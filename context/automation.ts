@@ -29,6 +29,7 @@ import { fleetProgram } from "../program";
 import { NoSuchStackError } from "./errors";
 import { stripColors } from "./events";
 import { PROJECT } from "../config/fleet-config";
+import { type DesiredRecord, isRecordUrn, parseRecord, sharedState } from "../config/shared-state";
 import {
   CancelledError,
   type ConfigValue,
@@ -112,9 +113,21 @@ export function engineEnvironment(
     fs.mkdirSync(dir, { recursive: true });
     out.PULUMI_BACKEND_URL = `file://${dir}`;
   }
-  if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
+  const shared = sharedState({ ...env, ...out });
+  // A passphrase of fleet's own making belongs to this clone alone: on a shared backend every
+  // clone needs the team's (PULUMI_CONFIG_PASSPHRASE(_FILE)), or the secrets provider the
+  // stack already has; the engine says so when it needs one and has none.
+  if (!shared && !env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
     out.PULUMI_CONFIG_PASSPHRASE_FILE = ensurePassphraseFile(workDir);
   }
+  // A clone whose stack config has no secrets provider yet (a second clone of a shared stack)
+  // takes the one in the stack's checkpoint, salt included, instead of minting a new salt that
+  // the other clones' config cannot be read with (pkg/cmd/pulumi/stack/secrets.go
+  // `GetSecretsManager`, env.FallbackToStateSecretsManager in sdk/go/common/env/env.go).
+  if (env.PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER === undefined)
+    out.PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER = "true";
+  // Plain `pulumi up` after `eval "$(fleet env)"` runs the program with this environment.
+  out.FLEET_SHARED_STATE = shared ? "1" : "0";
   seedStackConfig(workDir);
   // The workspace's envVars are laid over this process's environment (automation/cmd.js).
   out.PATH = enginePath(env.PATH ?? process.env.PATH ?? "");
@@ -318,10 +331,12 @@ export async function openStack(
 ): Promise<FleetStack> {
   const env = options.env ?? process.env;
   const envVars = workspaceEnvVars(options);
+  // The inline program runs in this process, whose environment is not the engine's.
+  const shared = sharedState({ ...env, ...envVars });
   const args = {
     stackName: options.stackName,
     projectName: PROJECT,
-    program: () => fleetProgram({ projectDir: options.workDir }),
+    program: () => fleetProgram({ projectDir: options.workDir, sharedState: shared }),
   };
   let pulumiCommand: PulumiCommand | undefined;
   let busy = 0;
@@ -333,7 +348,7 @@ export async function openStack(
         { workDir: options.workDir, envVars, pulumiCommand },
         options,
       );
-      return new AutomationStack(stack, options.signal);
+      return new AutomationStack(stack, options.signal, shared);
     } catch (e) {
       if (options.signal?.aborted)
         throw new CancelledError("cancelled while opening the stack: nothing was changed");
@@ -355,7 +370,7 @@ export async function openStack(
             envVars,
             pulumiCommand,
           });
-          return new AutomationStack(stack, options.signal);
+          return new AutomationStack(stack, options.signal, shared);
         } catch (again) {
           throw translate(again, options.signal);
         }
@@ -455,7 +470,19 @@ function firstLine(e: unknown): string {
 /** Maps Automation API errors to fleet's; engine text loses its colour markup. */
 export function translate(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return new CancelledError("cancelled: a pulumi command was interrupted");
-  if (e instanceof ConcurrentUpdateError) return new StackBusyError();
+  if (e instanceof ConcurrentUpdateError) {
+    // The engine names each lock: "<url>: created by <user>@<host> (pid <n>) at <time>"
+    // (pkg/backend/diy/lock.go `checkForLock`); retryBusy tells a dead holder from a live one.
+    const holders = stripColors(e.message)
+      .split("\n")
+      .filter((l) => /: created by \S+@\S+ \(pid \d+\) at /.test(l))
+      .map((l) => l.trim());
+    return new StackBusyError(
+      holders.length
+        ? `the stack is locked by another update (${[...new Set(holders)].join("; ")})`
+        : undefined,
+    );
+  }
   if (isMissingCli(e)) return new PulumiCliMissingError();
   if (e instanceof CommandError) {
     // A CommandError's message is `code: … stdout: … stderr: … err?: …` (automation/cmd.js
@@ -482,6 +509,8 @@ class AutomationStack implements FleetStack {
     private readonly stack: Stack,
     /** The user's cancel: a command that fails once it is aborted was interrupted. */
     private readonly cancel?: AbortSignal,
+    /** Whether the desired state lives in the backend (config/shared-state.ts). */
+    public readonly sharedState = false,
   ) {}
 
   get name(): string {
@@ -548,6 +577,12 @@ class AutomationStack implements FleetStack {
   }
 
   private lastPending: PendingCreate[] = [];
+  private lastRecord: DesiredRecord | undefined;
+
+  async desiredRecord(): Promise<DesiredRecord | undefined> {
+    await this.resources();
+    return this.lastRecord;
+  }
 
   async pendingCreates(): Promise<PendingCreate[]> {
     await this.resources();
@@ -648,7 +683,10 @@ class AutomationStack implements FleetStack {
         type: o.resource.type,
         inputs: o.resource.inputs ?? {},
       }));
-    return (exported.deployment?.resources ?? []).map((r) => ({
+    const resources = exported.deployment?.resources ?? [];
+    const record = resources.find((r) => isRecordUrn(r.urn));
+    this.lastRecord = record ? parseRecord((record as { outputs?: unknown }).outputs) : undefined;
+    return resources.map((r) => ({
       urn: r.urn,
       type: r.type,
       id: r.id,

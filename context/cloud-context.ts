@@ -26,7 +26,16 @@ import {
 import { type CloudName, MAX_COUNT, parseCloud, randomWorkerName } from "../config/rules";
 import type { Worker } from "../strategies/contract";
 import { CLOUDS, capacityErrorOf, descriptor } from "../strategies/registry";
-import { CLOUD_KEY, compactEntry, configChanges, parseDesired } from "./desired";
+import {
+  CLOUD_KEY,
+  REVISION_KEY,
+  compactEntry,
+  configChanges,
+  parseDesired,
+  proposedRevision,
+  withRecord,
+} from "./desired";
+import { NO_RECORD, STALE_MARKER } from "../config/shared-state";
 import {
   PendingCreatesError,
   WorkerExistsError,
@@ -61,8 +70,12 @@ import {
   type EngineEvent,
   type FleetStack,
   StackBusyError,
+  StaleStateError,
   type StateResource,
 } from "./stack";
+
+/** How many times a batch is redone after another clone's update came first. */
+const STALE_ATTEMPTS = 20;
 
 // The module's public surface from before it was split by concern.
 export {
@@ -142,6 +155,13 @@ export class CloudContext {
   private readonly lockFile: string;
   private readonly queue: MutationQueue;
   public readonly stats: ContextStats = { ups: 0, destroys: 0, refreshes: 0 };
+  /**
+   * On a shared backend: the revision of the backend's desired-state record that this clone's
+   * next update is computed from (config/shared-state.ts), and the one its stack config says.
+   * Both are only read and changed under fleet's lock.
+   */
+  private base = NO_RECORD;
+  private configBase: string | undefined;
 
   constructor(options: CloudContextOptions) {
     this.stack = options.stack;
@@ -307,7 +327,7 @@ export class CloudContext {
 
   /** The desired state as stack config says it now, validated (no engine operation). */
   async getDesired(): Promise<FleetConfig> {
-    return this.parse(await this.stack.getAllConfig(), {});
+    return this.parse((await this.readConfig()).before, {});
   }
 
   /** Runs an update with the config as it is: converges after a failure or a hand edit. */
@@ -374,15 +394,16 @@ export class CloudContext {
     return this.queue.enqueue(m);
   }
 
-  private async runBatch(batch: Mutation[]): Promise<void> {
+  private async runBatch(batch: Mutation[], attempt = 0): Promise<void> {
     const first = batch[0];
     if (first.kind === "destroy") return this.runDestroy(first);
     if (first.kind === "refresh") return this.runRefresh(first);
 
     let before: Record<string, ConfigValue>;
+    let local: Record<string, ConfigValue>;
     try {
       await this.adoptPendingCreates();
-      before = await this.stack.getAllConfig();
+      ({ local, before } = await this.readConfig(true));
     } catch (e) {
       throw e instanceof CancelledError ? new CancelledError(NOTHING_CHANGED) : e;
     }
@@ -451,12 +472,17 @@ export class CloudContext {
       before,
     );
 
-    const changes = configChanges(before, entries, cloud);
+    // This clone's own stack config is what is written (on a shared backend, the proposal and
+    // the revision it was computed from).
+    const changes = configChanges(local, entries, cloud);
+    if (this.stack.sharedState && local[REVISION_KEY]?.value !== this.base)
+      changes[REVISION_KEY] = { value: this.base };
     const revert: Record<string, ConfigValue | undefined> = {};
-    for (const k of Object.keys(changes)) revert[k] = before[k];
+    for (const k of Object.keys(changes)) revert[k] = local[k];
     if (Object.keys(changes).length) {
       try {
         await this.stack.setConfig(changes);
+        if (changes[REVISION_KEY]) this.configBase = this.base;
       } catch (e) {
         // The failed (or interrupted) `config set-all` may or may not have written the file:
         // put the config back as it was, so nothing the user had is half-changed.
@@ -484,6 +510,14 @@ export class CloudContext {
         for (const m of applied) settleUnlessDropped(m, workers, plan.dropped);
         return;
       } catch (error) {
+        if (error instanceof StaleStateError && round === 0 && attempt < STALE_ATTEMPTS) {
+          // Another clone's update came first: nothing ran. Read the fleet again, redo the batch.
+          this.options.onMessage?.(
+            `another clone changed the fleet since this one read it; reading it again (attempt ${attempt + 2} of ${STALE_ATTEMPTS + 1})`,
+          );
+          await new Promise((r) => setTimeout(r, 200 + Math.random() * 800 * (attempt + 1)));
+          return this.runBatch(applied, attempt + 1);
+        }
         if (error instanceof StackBusyError && round === 0) {
           // Nothing ran: put the config back exactly as it was and say why.
           await this.stack.setConfig(revert);
@@ -610,17 +644,67 @@ export class CloudContext {
     });
   }
 
-  /** Runs `up` with progress and retries while another update holds the stack. */
+  /**
+   * Runs `up` with progress and retries while another update holds the stack. On a shared
+   * backend the update carries the revision it was computed from, and afterwards this clone
+   * follows the record: to what the update recorded, or, after a failure, to what the backend
+   * has when that is what this clone proposed (a revision someone else wrote is never taken
+   * on: the next update would overwrite their change).
+   */
   private async update(
     collector: FailureCollector,
     involved: ReadonlySet<string>,
     continueOnError = false,
   ): Promise<Record<string, unknown>> {
-    return this.retryBusy(() => {
-      this.stats.ups++;
-      const options = this.operationOptions(collector, involved);
-      return this.stack.up(continueOnError ? { ...options, continueOnError } : options);
-    });
+    const shared = this.stack.sharedState;
+    if (shared && this.configBase !== this.base) {
+      await this.stack.setConfig({ [REVISION_KEY]: { value: this.base } });
+      this.configBase = this.base;
+    }
+    try {
+      const outputs = await this.retryBusy(() => {
+        this.stats.ups++;
+        const options = this.operationOptions(collector, involved);
+        return this.stack.up(continueOnError ? { ...options, continueOnError } : options);
+      });
+      if (shared && typeof outputs.fleetRevision === "string") this.base = outputs.fleetRevision;
+      return outputs;
+    } catch (e) {
+      if (!shared) throw e;
+      if (e instanceof Error && e.message.includes(STALE_MARKER))
+        throw new StaleStateError(errorText(e));
+      try {
+        const actual = (await this.stack.desiredRecord())?.revision ?? NO_RECORD;
+        if (actual !== this.base) {
+          const proposed = proposedRevision(this.parse(await this.stack.getAllConfig(), {}));
+          if (actual === proposed) this.base = actual;
+        }
+      } catch {
+        // State unreadable: keep the revision; a stale one is refused, never overwritten.
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * This clone's stack config (`local`) and the desired state as it is now (`before`): on a
+   * shared backend, the backend's record laid over the clone's config (config/shared-state.ts).
+   * `follow` (only under fleet's lock) makes the next update start from that record.
+   */
+  private async readConfig(
+    follow = false,
+  ): Promise<{ local: Record<string, ConfigValue>; before: Record<string, ConfigValue> }> {
+    const local = await this.stack.getAllConfig();
+    if (!this.stack.sharedState) return { local, before: local };
+    const record = await this.stack.desiredRecord();
+    const hasWorkers = record
+      ? true
+      : existingWorkers(await this.stack.resources(), CLOUDS).size > 0;
+    if (follow) {
+      this.base = record?.revision ?? NO_RECORD;
+      this.configBase = local[REVISION_KEY]?.value;
+    }
+    return { local, before: withRecord(local, record, hasWorkers) };
   }
 
   private operationOptions(collector: FailureCollector, involved: ReadonlySet<string>) {
@@ -767,7 +851,7 @@ export class CloudContext {
   private async runDestroy(m: Extract<Mutation, { kind: "destroy" }>): Promise<void> {
     // What a killed engine created is adopted first, so delete-all deletes it too.
     await this.adoptPendingCreates();
-    const config = await this.stack.getAllConfig();
+    const { local, before: config } = await this.readConfig(true);
     const current = this.parse(config, {});
     this.checkCredentialsFor(current.clouds, config);
     const collector = new FailureCollector();
@@ -786,7 +870,7 @@ export class CloudContext {
       const notes: string[] = [];
       if (existing) {
         const kept = current.entries.filter((e) => existing.has(entryName(e)));
-        await this.stack.setConfig(configChanges(config, kept, current.cloud));
+        await this.stack.setConfig(configChanges(local, kept, current.cloud));
         // A destroy runs no program, so when it fails part-way the stack keeps the `workers`
         // output it had before, naming workers the destroy did delete (`fleet list` would show
         // them). An update with the config that now matches what exists rewrites the output.
@@ -815,8 +899,14 @@ export class CloudContext {
       );
       return;
     }
-    const changes = configChanges(config, [], current.cloud);
+    const changes = configChanges(local, [], current.cloud);
+    if (this.stack.sharedState) {
+      // The destroy deleted the record too: the fleet wants nothing.
+      this.base = NO_RECORD;
+      if (local[REVISION_KEY]?.value !== NO_RECORD) changes[REVISION_KEY] = { value: NO_RECORD };
+    }
     if (Object.keys(changes).length) await this.stack.setConfig(changes);
+    if (changes[REVISION_KEY]) this.configBase = NO_RECORD;
     m.done.resolve();
   }
 
@@ -839,7 +929,10 @@ export class CloudContext {
   }
 
   private retryBusy<T>(fn: () => Promise<T>): Promise<T> {
-    return retryBusy(fn, this.stack.name, this.options.retry, this.options.signal, (w) =>
+    // Clones sharing a backend take turns on its lock: wait for them longer (about 5 minutes).
+    const retry =
+      this.options.retry ?? (this.stack.sharedState ? { attempts: 40, maxDelayMs: 8_000 } : {});
+    return retryBusy(fn, this.stack.name, retry, this.options.signal, (w) =>
       this.options.onMessage?.(
         `the stack "${this.stack.name}" is locked by another update; waiting ${(w.delayMs / 1000).toFixed(1)} s (attempt ${w.attempt} of ${w.attempts})`,
       ),

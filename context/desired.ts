@@ -10,10 +10,12 @@ import {
   parseFleetConfig,
 } from "../config/fleet-config";
 import type { CloudName } from "../config/rules";
+import { type DesiredRecord, STATE_REVISION_KEY, desiredRevision } from "../config/shared-state";
 import type { ConfigValue } from "./stack";
 
 export const WORKERS_KEY = `${PROJECT}:workers`;
 export const CLOUD_KEY = `${PROJECT}:cloud`;
+export const REVISION_KEY = `${PROJECT}:${STATE_REVISION_KEY}`;
 
 /**
  * Validates stack config as the program would, with the workers and/or cloud replaced by
@@ -63,4 +65,27 @@ export function compactEntry(e: WorkerOverrides): WorkerEntry {
     (k) => (e as unknown as Record<string, unknown>)[k] !== undefined,
   );
   return keys.length === 1 ? e.name : e;
+}
+
+/**
+ * On a shared backend (config/shared-state.ts): the stack config as the backend's record says
+ * it, over this clone's own `config`. Without a record the fleet wants nothing, unless the
+ * stack already has workers from before it was shared: then this clone's list is the only one.
+ */
+export function withRecord(
+  config: Record<string, ConfigValue>,
+  record: DesiredRecord | undefined,
+  stateHasWorkers: boolean,
+): Record<string, ConfigValue> {
+  const out = { ...config };
+  if (record) {
+    out[WORKERS_KEY] = { value: record.workers };
+    out[CLOUD_KEY] = { value: record.cloud };
+  } else if (!stateHasWorkers) delete out[WORKERS_KEY];
+  return out;
+}
+
+/** The revision a stack config proposes (what the record becomes if the update is accepted). */
+export function proposedRevision(desired: FleetConfig): string {
+  return desiredRevision(desired.cloud, desired.entries);
 }

@@ -1,4 +1,5 @@
 /** Retrying an engine operation while another update holds the stack's lock. */
+import * as os from "node:os";
 import { CancelledError, StackBusyError } from "./stack";
 
 /** Retry policy for a stack locked by another update. */
@@ -42,12 +43,21 @@ export async function retryBusy<T>(
       return await fn();
     } catch (e) {
       if (!(e instanceof StackBusyError)) throw e;
+      const dead = deadHolder(e.message);
+      if (dead) {
+        // Waiting cannot help: the engine that holds the lock is gone.
+        throw new StackBusyError(
+          `the stack "${stackName}" is locked by an update that is no longer running (pulumi, pid ${dead.pid} on this machine, since ${dead.at}): ` +
+            `a killed engine left its lock. Clear it with \`pulumi cancel --yes --stack ${stackName}\` ` +
+            '(after `eval "$(fleet env)"`), then run the command again',
+        );
+      }
       if (attempt >= attempts) {
         const secs = ((Date.now() - started) / 1000).toFixed(1);
         throw new StackBusyError(
           `the stack "${stackName}" is locked by another update (tried ${attempts} times over ${secs} s). ` +
-            "If no update is running, a crashed one left the lock: run `pulumi cancel` (Pulumi Cloud) or " +
-            "remove the stale lock under the backend's .pulumi/locks directory (file backend)",
+            `${lockHolders(e.message)}If no update is running, a killed one left the lock: clear it with ` +
+            `\`pulumi cancel --yes --stack ${stackName}\` (after \`eval "$(fleet env)"\`)`,
         );
       }
       const delay = Math.min(max, base * 2 ** (attempt - 1));
@@ -55,6 +65,38 @@ export async function retryBusy<T>(
       onWait?.({ attempt, attempts, delayMs });
       await sleep(delayMs, signal);
     }
+  }
+}
+
+/** The lock holders the engine named, as a sentence start ("" when it named none). */
+function lockHolders(message: string): string {
+  const m = /\((.*created by.*)\)$/s.exec(message);
+  return m ? `Lock: ${m[1]}. ` : "";
+}
+
+/**
+ * A lock holder that is certainly gone: a \`pulumi\` on this machine whose process no longer
+ * exists (the engine writes its pid and hostname into the lock: pkg/backend/diy/lock.go).
+ * Holders on other machines cannot be checked, and are waited for.
+ */
+export function deadHolder(message: string): { pid: number; at: string } | undefined {
+  const re = /created by [^@\s]+@(\S+) \(pid (\d+)\) at (\S+)/g;
+  let found: { pid: number; at: string } | undefined;
+  for (const m of message.matchAll(re)) {
+    if (m[1] !== os.hostname()) return undefined;
+    const pid = Number(m[2]);
+    if (isRunning(pid)) return undefined;
+    found = { pid, at: m[3] };
+  }
+  return found;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

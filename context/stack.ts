@@ -4,6 +4,7 @@
  * in-process engine double that runs the real program under mocks.
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
+import type { DesiredRecord } from "../config/shared-state";
 
 export type { EngineEvent };
 
@@ -49,6 +50,13 @@ export interface PendingCreate {
 export interface FleetStack {
   /** The stack name. */
   readonly name: string;
+  /**
+   * Whether the desired state lives in the backend's checkpoint rather than this clone's stack
+   * config (config/shared-state.ts).
+   */
+  readonly sharedState: boolean;
+  /** The shared desired state as the backend has it now; undefined when there is none yet. */
+  desiredRecord(): Promise<DesiredRecord | undefined>;
   /** Every config value of the stack, secrets decrypted, keyed `namespace:key`. */
   getAllConfig(): Promise<Record<string, ConfigValue>>;
   /** Sets (or, with `undefined`, removes) config values; one write for all of them. */
@@ -81,6 +89,17 @@ export class StackBusyError extends Error {
   constructor(message = "the stack is locked by another update") {
     super(message);
     this.name = "StackBusyError";
+  }
+}
+
+/**
+ * On a shared backend: the update was refused before it changed anything, because the fleet's
+ * desired state in the backend changed since this clone read it (config/shared-state.ts).
+ */
+export class StaleStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StaleStateError";
   }
 }
 

@@ -135,6 +135,8 @@ const IP_KEYS = ["ipv4Address", "publicIp", "ipAddress", "natIp"];
 
 export class EngineDouble implements FleetStack {
   public readonly name: string;
+  /** The double is one machine's file backend: the desired state is its stack config. */
+  public readonly sharedState = false;
   private readonly dir: string;
   private readonly projectDir: string;
 
@@ -143,6 +145,10 @@ export class EngineDouble implements FleetStack {
     this.name = options.stackName ?? "dev";
     this.projectDir = options.projectDir ?? options.dir;
     fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  async desiredRecord(): Promise<undefined> {
+    return undefined;
   }
 
   private file(name: string): string {
