@@ -80,7 +80,7 @@ function lockHolders(message: string): string {
  * Holders on other machines cannot be checked, and are waited for.
  */
 export function deadHolder(message: string): { pid: number; at: string } | undefined {
-  const re = /created by [^@\s]+@(\S+) \(pid (\d+)\) at (\S+)/g;
+  const re = /created by [^@\s]+@(\S+) \(pid (\d+)\) at ([^\s;)]+)/g;
   let found: { pid: number; at: string } | undefined;
   for (const m of message.matchAll(re)) {
     if (m[1] !== os.hostname()) return undefined;

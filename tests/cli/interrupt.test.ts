@@ -9,18 +9,20 @@
  * worker (its log file exists): the timing is certain, not lucky.
  */
 import { expect } from "chai";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   alive,
   CLI,
+  engineChildren,
   killProcessGroups,
   ENGINE_BIN,
   eventually,
   fleetProject,
   type FleetProject,
   ROOT,
+  workersLoggingTo,
 } from "../harness/project";
 
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
@@ -69,31 +71,6 @@ async function terminatedMidCreate(
   await new Promise((r) => setTimeout(r, 500));
   process.kill(-(child.pid as number), "SIGINT");
   return done;
-}
-
-/** The `pulumi` processes whose parent is `pid`. */
-function engineChildren(pid: number): number[] {
-  const ps = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(pid)], { encoding: "utf8" });
-  return ps.stdout
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, comm]) => comm === "pulumi")
-    .map(([p]) => Number(p));
-}
-
-/** Processes whose environment names `logFile` as their worker log (strategies/local-process.ts). */
-function workersLoggingTo(logFile: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const env = fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (env.includes(`FLEET_WORKER_LOG=${logFile}`)) found.push(Number(entry));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return found;
 }
 
 function checkpoint(p: FleetProject): {

@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import * as os from "node:os";
 import { retryBusy } from "../../context/retry";
 import { CancelledError, StackBusyError } from "../../context/stack";
 import { rejection } from "../harness/context";
@@ -54,6 +56,49 @@ describe("context/retry", () => {
     expect(n).to.equal(3);
     expect(e).to.be.instanceOf(StackBusyError);
     expect(e.message).to.match(/^the stack "dev" is locked by another update \(tried 3 times/);
+    expect(e.message).to.include("clear it with `pulumi cancel --yes --stack dev`");
+  });
+
+  it("stops at once, naming the command that clears it, when the lock's pulumi ran here and is gone", async () => {
+    const gone = spawnSync(process.execPath, ["-e", "0"]).pid!;
+    let n = 0;
+    const e = await rejection(
+      retryBusy(
+        async () => {
+          n++;
+          throw new StackBusyError(
+            `the stack is locked by another update (s3://fleet/.pulumi/locks/organization/fleet/dev/1.json: created by me@${os.hostname()} (pid ${gone}) at 2026-12-06T07:00:00Z)`,
+          );
+        },
+        "dev",
+        fast,
+      ),
+    );
+    expect(n, "no retry: waiting cannot help").to.equal(1);
+    expect(e.message).to.equal(
+      `the stack "dev" is locked by an update that is no longer running (pulumi, pid ${gone} on this machine, since 2026-12-06T07:00:00Z): ` +
+        'a killed engine left its lock. Clear it with `pulumi cancel --yes --stack dev` (after `eval "$(fleet env)"`), then run the command again',
+    );
+  });
+
+  it("keeps waiting while the lock's pulumi still runs", async () => {
+    let n = 0;
+    const e = await rejection(
+      retryBusy(
+        async () => {
+          n++;
+          throw new StackBusyError(
+            `the stack is locked by another update (x.json: created by me@${os.hostname()} (pid ${process.pid}) at 2026-12-06T07:00:00Z)`,
+          );
+        },
+        "dev",
+        fast,
+      ),
+    );
+    expect(n).to.equal(3);
+    expect(e.message).to.include(
+      `Lock: x.json: created by me@${os.hostname()} (pid ${process.pid})`,
+    );
   });
 
   it("does not retry other errors, and a cancel ends the wait", async () => {

@@ -259,3 +259,36 @@ export function runContextProcess(
     );
   });
 }
+
+/** The `pulumi` processes whose parent is `pid` (the engine an Automation API call started). */
+export function engineChildren(pid: number): number[] {
+  const ps = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(pid)], { encoding: "utf8" });
+  return ps.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, comm]) => comm === "pulumi")
+    .map(([p]) => Number(p));
+}
+
+/** The local worker processes whose log is `logFile` (strategies/local-process.ts sets `FLEET_WORKER_LOG`). */
+export function workersLoggingTo(logFile: string): number[] {
+  return [...localWorkerProcesses((log) => log === logFile).values()].flat();
+}
+
+/** Every local worker process whose log path passes `select`: worker name → pids. */
+export function localWorkerProcesses(select: (log: string) => boolean): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      const log = env.find((v) => v.startsWith("FLEET_WORKER_LOG="))?.slice(17);
+      if (log === undefined || !select(log)) continue;
+      const name = path.basename(log).replace(/\.log$/, "");
+      found.set(name, [...(found.get(name) ?? []), Number(entry)]);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
