@@ -203,6 +203,7 @@ const FORMS: [key: string, written: unknown, how: string][] = [
   ["placements", [{ cloud: "aws", region: "us-east-1", size: "t3.micro" }], "a YAML list"],
   ["placements", '[{"cloud":"aws","region":"us-east-1"}]', "a JSON list set as a string"],
   ["placementOrder", "cheapest", "a string"],
+  ["stateRevision", "0123456789abcdef", "a revision fleet writes on a shared backend"],
 ];
 
 describe("Pulumi.yaml against the CLI's checks of declared keys (pkg/workspace/config.go)", () => {

@@ -69,6 +69,7 @@ describe("config/fleet-config", () => {
         "tags",
         "placements",
         "placementOrder",
+        "stateRevision",
       ]);
       expect(knownStackKeys()).to.include.members([...BASE_STACK_KEYS, "imageOwner"]);
       expect(new Set(knownStackKeys()).size).to.equal(knownStackKeys().length);

@@ -48,10 +48,31 @@ describe("Automation API adapter", () => {
       PULUMI_BACKEND_URL: "s3://bucket",
       PULUMI_CONFIG_PASSPHRASE: "x",
     });
-    expect(Object.keys(env).sort()).to.deep.equal(["PATH", "PULUMI_SKIP_UPDATE_CHECK"]);
+    expect(Object.keys(env).sort()).to.deep.equal([
+      "FLEET_SHARED_STATE",
+      "PATH",
+      "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER",
+      "PULUMI_SKIP_UPDATE_CHECK",
+    ]);
+    // An S3 backend is shared: the desired state lives there, and a clone with no salt yet
+    // takes the stack's (config/shared-state.ts; pkg/cmd/pulumi/stack/secrets.go).
+    expect(env.FLEET_SHARED_STATE).to.equal("1");
+    expect(env.PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER).to.equal("true");
     // The engine's plugins run on the Node running fleet (Node 24 under npm run).
     expect(env.PATH.split(path.delimiter)[0]).to.equal(path.dirname(process.execPath));
     expect(fs.existsSync(path.join(dir, ".fleet", "passphrase"))).to.equal(false);
+  });
+
+  it("makes no passphrase of its own on a shared backend (every clone needs the team's), but does on a file backend", () => {
+    const shared = tmp();
+    const env = engineEnvironment(shared, { PULUMI_BACKEND_URL: "gs://team-bucket" });
+    expect(env).to.not.have.property("PULUMI_CONFIG_PASSPHRASE_FILE");
+    expect(fs.existsSync(path.join(shared, ".fleet", "passphrase"))).to.equal(false);
+    expect(env.FLEET_SHARED_STATE).to.equal("1");
+    const local = tmp();
+    const own = engineEnvironment(local, { PULUMI_BACKEND_URL: `file://${local}/state` });
+    expect(own.PULUMI_CONFIG_PASSPHRASE_FILE).to.equal(path.join(local, ".fleet", "passphrase"));
+    expect(own.FLEET_SHARED_STATE).to.equal("0");
   });
 
   it("translates a missing Pulumi CLI into what to install (real LocalWorkspace)", async function () {

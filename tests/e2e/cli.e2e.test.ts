@@ -137,10 +137,15 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       if (m) vars[m[1]] = JSON.parse(m[2]) as string;
     }
     expect(Object.keys(vars).sort()).to.deep.equal([
+      "FLEET_SHARED_STATE",
       "PATH",
       "PULUMI_BACKEND_URL",
       "PULUMI_CONFIG_PASSPHRASE_FILE",
+      "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER",
     ]);
+    expect(vars.FLEET_SHARED_STATE, "a file backend: the stack config is the desired state").to.equal(
+      "0",
+    );
     // The engine's plugins (language host, dynamic providers) run on fleet's own Node.
     expect(vars.PATH?.split(path.delimiter)[0]).to.equal(path.dirname(process.execPath));
     const plainEnv = { ...vars, PULUMI_CONFIG_PASSPHRASE: undefined };
@@ -198,7 +203,7 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
         lines.filter((l) => l.includes("fleet:bogus")),
         `${cmd[0]}: the unknown key, once`,
       ).to.deep.equal([
-        'fleet:bogus: unknown config key (a typo?): got "bogus"; known keys: fleet:cloud, fleet:workers, fleet:region, fleet:size, fleet:image, fleet:sshPublicKeys, fleet:sshAllowFrom, fleet:userDataFile, fleet:tags, fleet:placements, fleet:placementOrder, fleet:imageOwner, fleet:localCommand',
+        'fleet:bogus: unknown config key (a typo?): got "bogus"; known keys: fleet:cloud, fleet:workers, fleet:region, fleet:size, fleet:image, fleet:sshPublicKeys, fleet:sshAllowFrom, fleet:userDataFile, fleet:tags, fleet:placements, fleet:placementOrder, fleet:stateRevision, fleet:imageOwner, fleet:localCommand',
       ]);
       expect(
         lines.filter((l) => l.includes("gcloud")),
