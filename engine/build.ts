@@ -19,7 +19,13 @@
  */
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildGoTools, repoRoot, requiredVersion } from "../gobuild/gobuild";
+import {
+  buildGoTools,
+  type GoBuildOptions,
+  type GoToolResult,
+  repoRoot,
+  requiredVersion,
+} from "../gobuild/gobuild";
 
 export { requiredVersion };
 
@@ -66,35 +72,19 @@ export class EngineBuildError extends Error {
   }
 }
 
-export interface BuildEngineOptions {
-  /** Install root; the binaries go to `<root>/bin`. @default engineInstallRoot() */
-  root?: string;
-  /** Build even when the stamp says the pinned inputs are unchanged. @default false */
-  force?: boolean;
-  /** Progress lines (what is being built, elapsed time every 15 s). */
-  onProgress?: (line: string) => void;
-  /** Environment for `go`. @default process.env */
-  env?: NodeJS.ProcessEnv;
-}
+/** `root` defaults to `engineInstallRoot()`. */
+export type BuildEngineOptions = GoBuildOptions;
 
-export interface BuildEngineResult {
-  /** The folder with `pulumi` and its bundled plugins. */
-  bin: string;
-  /** The engine version built (from engine/go.mod). */
-  version: string;
-  /** False when an identical build was already there. */
-  built: boolean;
-  /** Wall-clock seconds this call took. */
-  seconds: number;
-}
+/** `bin` has `pulumi` and its bundled plugins. */
+export type BuildEngineResult = GoToolResult;
 
 /** Builds the engine and its bundled plugins into `<root>/bin` (or finds them already built). */
 export async function buildEngine(options: BuildEngineOptions = {}): Promise<BuildEngineResult> {
   const version = pinnedEngineVersion();
-  const bin = path.join(options.root ?? engineInstallRoot(version), "bin");
   const languageVersion = requiredVersion(LANGUAGE_MODULE_DIR, "github.com/pulumi/pulumi/sdk/v3");
   const r = await buildGoTools({
-    bin,
+    ...options,
+    defaultRoot: engineInstallRoot(version),
     stampName: ".fleet-engine-stamp",
     binaries: [
       {
@@ -119,11 +109,8 @@ export async function buildEngine(options: BuildEngineOptions = {}): Promise<Bui
       `building the Pulumi engine needs Go 1.26 or newer, and \`go\` ${why}; ` +
       `install Go (https://go.dev/dl/) or install the Pulumi CLI v${version} (https://www.pulumi.com/docs/install/)`,
     error: (message) => new EngineBuildError(message),
-    force: options.force,
-    onProgress: options.onProgress,
-    env: options.env,
   });
-  return { bin, version, built: r.built, seconds: r.seconds };
+  return { ...r, version };
 }
 
 /** `npm run engine [-- --force]`: builds, then prints where the engine is and how to use it. */

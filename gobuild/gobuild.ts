@@ -59,9 +59,21 @@ export interface GoBuildExtraFile {
   mode: number;
 }
 
-export interface GoBuildSpec {
-  /** The folder the binaries go to. */
-  bin: string;
+/** What the caller of a tool's build chooses (`buildEngine`, `buildStore`). */
+export interface GoBuildOptions {
+  /** Install root; the tool goes to `<root>/bin`. @default the tool's own, under `~/.fleet` */
+  root?: string;
+  /** Build even when the stamp says the pinned inputs are unchanged. @default false */
+  force?: boolean;
+  /** Progress lines (what is being built, elapsed time every 15 s). @default none */
+  onProgress?: (line: string) => void;
+  /** Environment for `go`. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface GoBuildSpec extends GoBuildOptions {
+  /** The install root when `root` is not given; the binaries go to `<root>/bin`. */
+  defaultRoot: string;
   /** The stamp's file name in `bin`. */
   stampName: string;
   /** Built in this order. */
@@ -72,21 +84,23 @@ export interface GoBuildSpec {
   goMissing: (why: string) => string;
   /** Makes the error thrown (the caller's own class). */
   error: (message: string) => Error;
-  /** Build even when the stamp says the pinned inputs are unchanged. @default false */
-  force?: boolean;
-  /** Progress lines. @default none */
-  onProgress?: (line: string) => void;
-  /** Environment for `go`. @default process.env */
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface GoBuildResult {
+  /** The folder with the binaries, `<root>/bin`. */
+  bin: string;
   /** False when an identical build was already there. */
   built: boolean;
   /** `go env GOVERSION`, e.g. `go1.26.8`. */
   goVersion: string;
   /** Wall-clock seconds this call took. */
   seconds: number;
+}
+
+/** What a tool's build function returns. */
+export interface GoToolResult extends GoBuildResult {
+  /** The version built: the tool's module version pinned in its go.mod, without the `v`. */
+  version: string;
 }
 
 /**
@@ -102,7 +116,7 @@ function stamp(spec: GoBuildSpec, goVersion: string): string {
   return h.digest("hex");
 }
 
-/** Builds `spec.binaries` into `spec.bin`, unless the stamp shows an identical build is there. */
+/** Builds `spec.binaries` into `<root>/bin`, unless the stamp shows an identical build is there. */
 export async function buildGoTools(spec: GoBuildSpec): Promise<GoBuildResult> {
   const started = Date.now();
   const env = spec.env ?? process.env;
@@ -114,20 +128,21 @@ export async function buildGoTools(spec: GoBuildSpec): Promise<GoBuildResult> {
     );
   }
   const goVersion = go.stdout.trim();
-  const stampFile = path.join(spec.bin, spec.stampName);
+  const bin = path.join(spec.root ?? spec.defaultRoot, "bin");
+  const stampFile = path.join(bin, spec.stampName);
   const want = stamp(spec, goVersion);
   const outputs = [...spec.binaries, ...(spec.extraFiles ?? [])].map((o) => o.name);
-  const complete = outputs.every((name) => fs.existsSync(path.join(spec.bin, name)));
+  const complete = outputs.every((name) => fs.existsSync(path.join(bin, name)));
   const seconds = () => (Date.now() - started) / 1000;
   if (!spec.force && complete && readOr(stampFile) === want) {
-    return { built: false, goVersion, seconds: seconds() };
+    return { bin, built: false, goVersion, seconds: seconds() };
   }
-  fs.mkdirSync(spec.bin, { recursive: true });
-  for (const b of spec.binaries) await goBuild(b, spec, goVersion, env, progress);
+  fs.mkdirSync(bin, { recursive: true });
+  for (const b of spec.binaries) await goBuild(b, bin, spec.error, goVersion, env, progress);
   for (const extra of spec.extraFiles ?? [])
-    writeAtomically(path.join(spec.bin, extra.name), extra.text, extra.mode);
+    writeAtomically(path.join(bin, extra.name), extra.text, extra.mode);
   writeAtomically(stampFile, want, 0o644);
-  return { built: true, goVersion, seconds: seconds() };
+  return { bin, built: true, goVersion, seconds: seconds() };
 }
 
 /** A file's text, or undefined when it cannot be read. */
@@ -153,12 +168,13 @@ const PACKAGE_LINE = /^[\w.-]+(\/[\w.~-]+)*$/;
 /** `go build -v` of one binary, reporting elapsed time and packages compiled every 15 s. */
 function goBuild(
   b: GoBinary,
-  spec: GoBuildSpec,
+  bin: string,
+  error: (message: string) => Error,
   goVersion: string,
   env: NodeJS.ProcessEnv,
   progress: (line: string) => void,
 ): Promise<void> {
-  const output = path.join(spec.bin, b.name);
+  const output = path.join(bin, b.name);
   const tmp = `${output}.${process.pid}.tmp`;
   const variables = Object.entries(b.linkerVariables ?? {}).map(([k, v]) => ` -X ${k}=${v}`);
   const args = ["build", "-v", "-trimpath", "-ldflags", `-s -w${variables.join("")}`];
@@ -181,7 +197,7 @@ function goBuild(
     );
     child.on("error", (e) => {
       clearInterval(timer);
-      reject(spec.error(`could not run go build for ${what}: ${e.message}`));
+      reject(error(`could not run go build for ${what}: ${e.message}`));
     });
     child.on("close", (code, signal) => {
       clearInterval(timer);
@@ -193,7 +209,7 @@ function goBuild(
           .slice(-8)
           .join("\n");
         const how = signal ?? `exit ${code}`;
-        reject(spec.error(`go build of ${what} in ${b.moduleDir} failed (${how}):\n${errors}`));
+        reject(error(`go build of ${what} in ${b.moduleDir} failed (${how}):\n${errors}`));
         return;
       }
       fs.renameSync(tmp, output);
