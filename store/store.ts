@@ -32,7 +32,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
-import { withLock } from "../context/lock";
+import { LockTimeoutError, withLock } from "../context/lock";
 import {
   buildGoTools,
   type GoBuildOptions,
@@ -287,18 +287,41 @@ function credentialsFor(dir: string): StoreCredentials {
 }
 
 /**
- * Whether `pid` is a live `weed` serving `dir`: signal 0 reaches it, and (where /proc exists)
- * its command line names the folder, so neither a zombie nor a recycled pid passes.
+ * What `pid` is, as the `weed` serving `dir`: `running`; `exiting` (its memory is gone, so its
+ * command line reads empty, but it may still hold its sockets); or `gone` (no such process, a
+ * zombie, or a recycled pid whose command line names no `-dir=<dir>`). Without /proc, signal 0
+ * alone decides.
  */
-function weedAlive(pid: number, dir: string): boolean {
+function weedState(pid: number, dir: string): "running" | "exiting" | "gone" {
   try {
     process.kill(pid, 0);
   } catch {
-    return false; // gone, or another user's process (EPERM): not a weed this user started
+    return "gone"; // or another user's process (EPERM): not a weed this user started
   }
-  if (!fs.existsSync(`/proc/${process.pid}`)) return true; // no /proc: signal 0 must do
+  if (!fs.existsSync(`/proc/${process.pid}`)) return "running";
+  const stat = readOr(`/proc/${pid}/stat`);
+  // pid (comm) state …: the state follows the last ")".
+  const state = stat?.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  if (state === undefined || state === "Z" || state === "X") return "gone";
   const cmdline = readOr(`/proc/${pid}/cmdline`) ?? "";
-  return cmdline.split("\0").includes(`-dir=${dir}`);
+  if (cmdline === "") return "exiting";
+  return cmdline.split("\0").includes(`-dir=${dir}`) ? "running" : "gone";
+}
+
+/** Waits (up to `ms`) until every port can be bound again: the sockets are closed. */
+async function portsReleased(ports: StorePorts, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (const port of Object.values(ports)) {
+    for (;;) {
+      const s = await canBind(port);
+      if (s) {
+        await new Promise((r) => s.close(r));
+        break;
+      }
+      if (Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 function readServer(dir: string): StoreServer | undefined {
@@ -310,7 +333,7 @@ function readServer(dir: string): StoreServer | undefined {
 export function runningStore(dir = defaultStoreDir()): RunningStore | undefined {
   const abs = path.resolve(dir);
   const server = readServer(abs);
-  if (!server || !weedAlive(server.pid, abs)) return undefined;
+  if (!server || weedState(server.pid, abs) !== "running") return undefined;
   const credentials = credentialsFor(abs);
   return { ...server, credentials, env: storeEnv(server.endpoint, credentials), reused: true };
 }
@@ -337,10 +360,10 @@ function ephemeralFloor(): number {
 }
 
 /**
- * Ports for a store: `previous` ones where still free (the master's must be), the rest chosen
- * at random from 10000 up to the ephemeral range (weed warns that an admin gRPC port inside it
- * can be taken by an outgoing connection before weed binds it), never one of weed's defaults.
- * Each is held while the others are chosen, so they differ.
+ * Ports for a store: `previous` ones where still free (the master's must be, once its metadata
+ * folder exists), the rest chosen at random from 10000 up to the ephemeral range (weed warns
+ * that an admin gRPC port inside it can be taken by an outgoing connection before weed binds
+ * it), never one of weed's defaults. Each is held while the others are chosen, so they differ.
  */
 async function choosePorts(dir: string, previous?: StorePorts): Promise<StorePorts> {
   const held: net.Server[] = [];
@@ -357,7 +380,7 @@ async function choosePorts(dir: string, previous?: StorePorts): Promise<StorePor
           chosen[name] = want;
           continue;
         }
-        if (MASTER_PORTS.includes(name)) {
+        if (MASTER_PORTS.includes(name) && fs.existsSync(path.join(dir, `m${previous.master}`))) {
           throw new StoreError(
             `the store in ${dir} keeps its master's metadata under port ${previous.master} ` +
               `(${path.join(dir, `m${previous.master}`)}), and port ${want} (${PORT_FLAGS[name]}) is now used by another process; ` +
@@ -463,7 +486,7 @@ function signedS3Request(
 /**
  * Waits until S3 answers HeadBucket for the store's bucket with 200, signed with its
  * credentials: the gateway is up, has loaded the identities, and mini has made the bucket (it
- * does so after every service is up). Fails at once when `child` exits.
+ * does so after every service is up). Fails at once when `exited()` says weed has exited.
  */
 async function waitForS3(
   endpoint: string,
@@ -518,15 +541,29 @@ async function stopGroup(pid: number, dir: string, timeoutMs: number): Promise<b
       // gone already
     }
   };
+  const gone = () => weedState(pid, dir) === "gone";
   signal("SIGTERM");
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!weedAlive(pid, dir)) return false;
+    if (gone()) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
   signal("SIGKILL");
-  while (weedAlive(pid, dir)) await new Promise((r) => setTimeout(r, 50));
+  while (!gone()) await new Promise((r) => setTimeout(r, 50));
   return true;
+}
+
+/** Runs `fn` holding the store folder's lock (start and stop take it), waiting `ms` at most. */
+async function withStoreLock<T>(dir: string, ms: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withLock(files(dir).lock, fn, { timeoutMs: ms });
+  } catch (e) {
+    if (e instanceof LockTimeoutError)
+      throw new StoreError(
+        `another process has been starting or stopping the store in ${dir} for over ${Math.round(ms / 1000)} s`,
+      );
+    throw e;
+  }
 }
 
 /**
@@ -540,89 +577,90 @@ export async function startStore(options: StartStoreOptions = {}): Promise<Runni
   const weed = options.weed ?? path.join(storeInstallRoot(), "bin", "weed");
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const f = files(dir);
-  return withLock(
-    f.lock,
-    async () => {
-      const running = runningStore(dir);
-      if (running) {
-        await waitForS3(running.endpoint, running.credentials, timeoutMs, () => undefined);
-        progress(`store: already running in ${dir} (pid ${running.pid}) at ${running.endpoint}`);
-        return running;
-      }
-      fs.rmSync(f.server, { force: true });
-      if (!fs.existsSync(weed))
-        throw new StoreError(`${weed} does not exist; build it first (npm run store -- build)`);
-      const credentials = credentialsFor(dir);
-      const previous = readOr(f.ports);
-      const ports = await choosePorts(
-        dir,
-        previous === undefined ? undefined : (JSON.parse(previous) as StorePorts),
+  return withStoreLock(dir, timeoutMs + 30_000, async () => {
+    const running = runningStore(dir);
+    if (running) {
+      await waitForS3(running.endpoint, running.credentials, timeoutMs, () => undefined);
+      progress(`store: already running in ${dir} (pid ${running.pid}) at ${running.endpoint}`);
+      return running;
+    }
+    fs.rmSync(f.server, { force: true });
+    if (!fs.existsSync(weed))
+      throw new StoreError(`${weed} does not exist; build it first (npm run store -- build)`);
+    const credentials = credentialsFor(dir);
+    const previous = readOr(f.ports);
+    const ports = await choosePorts(
+      dir,
+      previous === undefined ? undefined : (JSON.parse(previous) as StorePorts),
+    );
+    writeAtomically(f.ports, `${JSON.stringify(ports, null, 2)}\n`, 0o644);
+    if (fs.existsSync(f.log)) fs.renameSync(f.log, f.previousLog);
+    const log = fs.openSync(f.log, "w", 0o600);
+    const started = Date.now();
+    let child: ChildProcess;
+    try {
+      child = spawn(weed, weedArgs(dir, ports), {
+        cwd: dir,
+        detached: true,
+        stdio: ["ignore", log, log],
+        env: Object.fromEntries(
+          // WEED_* would override weed's settings (viper); S3_BUCKET, S3_TABLE_BUCKET and
+          // S3_EXTERNAL_URL are mini's fallbacks for flags.
+          Object.entries(process.env).filter(([k]) => !/^(WEED_|S3_)/.test(k)),
+        ),
+      });
+    } finally {
+      fs.closeSync(log);
+    }
+    let exit: string | undefined;
+    child.on("exit", (code, sig) => (exit = sig ?? `exit ${code}`));
+    child.on("error", (e) => (exit = e.message));
+    const pid = child.pid;
+    const endpoint = `http://${STORE_HOST}:${ports.s3}`;
+    try {
+      if (pid === undefined) throw new StoreError(`could not run ${weed}`);
+      await waitForS3(endpoint, credentials, timeoutMs, () => exit);
+    } catch (e) {
+      if (pid !== undefined && exit === undefined) await stopGroup(pid, dir, 5_000);
+      await portsReleased(ports, 5_000);
+      removeSockets(ports);
+      const message = e instanceof Error ? e.message : String(e);
+      throw new StoreError(
+        `could not start the store in ${dir}: ${message}; the end of ${f.log}:\n${logTail(f.log)}`,
       );
-      writeAtomically(f.ports, `${JSON.stringify(ports, null, 2)}\n`, 0o644);
-      if (fs.existsSync(f.log)) fs.renameSync(f.log, f.previousLog);
-      const log = fs.openSync(f.log, "w", 0o600);
-      const started = Date.now();
-      let child: ChildProcess;
-      try {
-        child = spawn(weed, weedArgs(dir, ports), {
-          cwd: dir,
-          detached: true,
-          stdio: ["ignore", log, log],
-          env: Object.fromEntries(
-            // WEED_* would override weed's settings (viper), S3_BUCKET its -bucket.
-            Object.entries(process.env).filter(([k]) => !/^(WEED_|S3_BUCKET)/.test(k)),
-          ),
-        });
-      } finally {
-        fs.closeSync(log);
-      }
-      let exit: string | undefined;
-      child.on("exit", (code, sig) => (exit = sig ?? `exit ${code}`));
-      child.on("error", (e) => (exit = e.message));
-      const pid = child.pid;
-      const endpoint = `http://${STORE_HOST}:${ports.s3}`;
-      try {
-        if (pid === undefined) throw new StoreError(`could not run ${weed}`);
-        await waitForS3(endpoint, credentials, timeoutMs, () => exit);
-      } catch (e) {
-        if (pid !== undefined && exit === undefined) await stopGroup(pid, dir, 5_000);
-        removeSockets(ports);
-        const message = e instanceof Error ? e.message : String(e);
-        throw new StoreError(
-          `could not start the store in ${dir}: ${message}; the end of ${f.log}:\n${logTail(f.log)}`,
-        );
-      }
-      child.unref();
-      const server: StoreServer = {
-        pid,
-        dir,
-        endpoint,
-        ports,
-        weed,
-        log: f.log,
-        startedAt: new Date(started).toISOString(),
-      };
-      writeAtomically(f.server, `${JSON.stringify(server, null, 2)}\n`, 0o644);
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      progress(`store: started weed (pid ${pid}) in ${dir} at ${endpoint} in ${seconds} s`);
-      return { ...server, credentials, env: storeEnv(endpoint, credentials), reused: false };
-    },
-    { timeoutMs: timeoutMs + 30_000 },
-  );
+    }
+    child.unref();
+    const server: StoreServer = {
+      pid,
+      dir,
+      endpoint,
+      ports,
+      weed,
+      log: f.log,
+      startedAt: new Date(started).toISOString(),
+    };
+    writeAtomically(f.server, `${JSON.stringify(server, null, 2)}\n`, 0o644);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    progress(`store: started weed (pid ${pid}) in ${dir} at ${endpoint} in ${seconds} s`);
+    return { ...server, credentials, env: storeEnv(endpoint, credentials), reused: false };
+  });
 }
 
 /** Stops the store in `options.dir`; succeeds (`stopped: false`) when none runs there. */
 export async function stopStore(options: StopStoreOptions = {}): Promise<StopStoreResult> {
   const dir = path.resolve(options.dir ?? defaultStoreDir());
   const f = files(dir);
+  const timeoutMs = options.timeoutMs ?? 15_000;
   if (!fs.existsSync(f.server)) return { stopped: false };
-  return withLock(f.lock, async () => {
+  return withStoreLock(dir, timeoutMs + 90_000, async () => {
     const server = readServer(dir);
-    if (!server || !weedAlive(server.pid, dir)) {
+    if (!server || weedState(server.pid, dir) === "gone") {
       fs.rmSync(f.server, { force: true });
       return { stopped: false };
     }
-    const killed = await stopGroup(server.pid, dir, options.timeoutMs ?? 15_000);
+    const killed = await stopGroup(server.pid, dir, timeoutMs);
+    // A process is gone before its last thread has closed its sockets.
+    await portsReleased(server.ports, 5_000);
     removeSockets(server.ports);
     fs.rmSync(f.server, { force: true });
     return { stopped: true, pid: server.pid, killed };

@@ -222,6 +222,27 @@ describe("store: SeaweedFS on 127.0.0.1 as Pulumi's S3 backend", function () {
     assert.match(env.stderr, /no store is running/);
   });
 
+  it("a restart is refused, saying why, when another process holds the master's port (its metadata is kept by port)", async () => {
+    const store = running(dirA);
+    assert.equal((await stopStore({ dir: dirA })).stopped, true);
+    const squatter = net.createServer();
+    await new Promise<void>((r) => squatter.listen(store.ports.master, STORE_HOST, r));
+    try {
+      await assert.rejects(startStore({ dir: dirA, weed }), (e: Error) => {
+        assert.equal(e.name, "StoreError");
+        assert.match(
+          e.message,
+          new RegExp(`m${store.ports.master}\\).*is now used by another process`),
+        );
+        return true;
+      });
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+    const restarted = await startStore({ dir: dirA, weed });
+    assert.equal(restarted.ports.master, store.ports.master);
+  });
+
   it("a weed that dies while starting is reported with the end of its log, and nothing is left running", async () => {
     const dir = path.join(tmp, "broken");
     fs.mkdirSync(dir);
