@@ -367,8 +367,12 @@ export class CloudContext {
             "no pending create for worker:",
           );
         }
-        if (id !== undefined) await this.stack.resolvePendingCreates([[op.urn, id]], []);
-        else await this.stack.resolvePendingCreates([], [op.urn]);
+        // `stack import` takes the engine's stack lock: wait for it like an update.
+        await this.retryBusy(() =>
+          id !== undefined
+            ? this.stack.resolvePendingCreates([[op.urn, id]], [])
+            : this.stack.resolvePendingCreates([], [op.urn]),
+        );
       },
       this.options.lock,
     );
@@ -820,7 +824,8 @@ export class CloudContext {
       }
     }
     if (imports.length || absent.length) {
-      await this.stack.resolvePendingCreates(imports, absent);
+      // `stack import` takes the engine's stack lock: wait for it like an update.
+      await this.retryBusy(() => this.stack.resolvePendingCreates(imports, absent));
       this.options.onMessage?.(
         `a stopped update had left ${pending.length} create(s) pending: ` +
           (kept.length ? `kept ${kept.join(", ")} (running, now in the state)` : "") +

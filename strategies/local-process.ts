@@ -179,8 +179,10 @@ export function idFileOf(stateDir: string, workerName: string): string {
 export function pendingWorkerId(inputs: {
   stateDir?: unknown;
   workerName?: unknown;
-}): { id: string } | "absent" {
+}): { id: string } | "absent" | undefined {
   if (typeof inputs.stateDir !== "string" || typeof inputs.workerName !== "string") return "absent";
+  // Another machine's worker (a clone elsewhere on a shared backend): this one cannot tell.
+  if (!fs.existsSync(inputs.stateDir)) return undefined;
   let id: string;
   try {
     id = fs.readFileSync(idFileOf(inputs.stateDir, inputs.workerName), "utf8").trim();

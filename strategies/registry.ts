@@ -49,10 +49,13 @@ export interface CloudDescriptor extends CloudRules {
   /**
    * Optional. For a worker whose create the engine left pending (killed mid-create: the
    * checkpoint holds the inputs but no id), what the create left behind: `{ id }` of the object
-   * it made, or "absent" when it made none that still exists. Clouds without it (fleet does not
-   * call cloud APIs) leave the pending create to the user, with the command to resolve it.
+   * it made, or "absent" when it made none that still exists; undefined when it cannot tell (the
+   * local cloud, for a worker another machine started). Clouds without it (fleet does not call
+   * cloud APIs) leave the pending create to the user, with the command to resolve it.
    */
-  findPendingCreate?(inputs: Record<string, unknown>): Promise<{ id: string } | "absent">;
+  findPendingCreate?(
+    inputs: Record<string, unknown>,
+  ): Promise<{ id: string } | "absent" | undefined>;
 }
 
 export const REGISTRY = {

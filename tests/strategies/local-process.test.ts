@@ -7,6 +7,7 @@ import {
   isRunning,
   parseId,
   parseProcStat,
+  pendingWorkerId,
   readProcInfo,
   readProcessInfo,
   readPsInfo,
@@ -32,6 +33,17 @@ function statLine(comm: string, state: string, startTime: string): string {
   const middle = Array.from({ length: 18 }, (_, i) => String(i + 1)).join(" ");
   return `1234 (${comm}) ${state} ${middle} ${startTime} 5124096 969\n`;
 }
+
+describe("local-process: what a pending create left", () => {
+  it("is absent without a worker's identity file, and unknown where its state folder is not on this machine", () => {
+    const dir = tempStateDir();
+    expect(pendingWorkerId({ stateDir: dir, workerName: "w" })).to.equal("absent");
+    expect(pendingWorkerId({ stateDir: path.join(dir, "elsewhere"), workerName: "w" })).to.equal(
+      undefined,
+    );
+    expect(pendingWorkerId({ workerName: "w" })).to.equal("absent");
+  });
+});
 
 describe("local-process: identity", () => {
   it("parses /proc stat lines, even when comm holds spaces and parentheses", () => {
