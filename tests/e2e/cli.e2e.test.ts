@@ -143,9 +143,10 @@ describe(`end to end through ${ENGINE}${REAL_MISSING ? " [skipped: FLEET_E2E_REA
       "PULUMI_CONFIG_PASSPHRASE_FILE",
       "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER",
     ]);
-    expect(vars.FLEET_SHARED_STATE, "a file backend: the stack config is the desired state").to.equal(
-      "0",
-    );
+    expect(
+      vars.FLEET_SHARED_STATE,
+      "a file backend: the stack config is the desired state",
+    ).to.equal("0");
     // The engine's plugins (language host, dynamic providers) run on fleet's own Node.
     expect(vars.PATH?.split(path.delimiter)[0]).to.equal(path.dirname(process.execPath));
     const plainEnv = { ...vars, PULUMI_CONFIG_PASSPHRASE: undefined };
