@@ -352,7 +352,7 @@ export async function openStack(
     } catch (e) {
       if (options.signal?.aborted)
         throw new CancelledError("cancelled while opening the stack: nothing was changed");
-      if (e instanceof ConcurrentUpdateError && busy++ < 40) {
+      if ((e instanceof ConcurrentUpdateError || isLockRace(e)) && busy++ < 40) {
         // On a file backend `stack init` takes the stack's lock (`pkg/backend/diy/backend.go`,
         // CreateStack: Lock, then "already exists"), so a process that finds no stack while
         // another one is creating it is told the stack is locked. Wait and select it again.
@@ -467,9 +467,24 @@ function firstLine(e: unknown): string {
     .slice(0, 200);
 }
 
+/**
+ * Whether `e` is the engine losing a race for the stack's lock on a bucket backend: before it
+ * takes the lock, it lists the lock files and reads each one (pkg/backend/diy/lock.go
+ * `checkForLock`), and a lock released between the two reads fails with the bucket's NotFound
+ * for a key under `.pulumi/locks/`. The lock was free a moment later: the stack was busy.
+ */
+export function isLockRace(e: unknown): boolean {
+  return (
+    e instanceof CommandError &&
+    /\.pulumi\/locks\/[^\n]*\(code=NotFound\)/.test(stripColors(e.message))
+  );
+}
+
 /** Maps Automation API errors to fleet's; engine text loses its colour markup. */
 export function translate(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return new CancelledError("cancelled: a pulumi command was interrupted");
+  if (isLockRace(e))
+    return new StackBusyError("the stack's lock changed hands as the engine read it");
   if (e instanceof ConcurrentUpdateError) {
     // The engine names each lock: "<url>: created by <user>@<host> (pid <n>) at <time>"
     // (pkg/backend/diy/lock.go `checkForLock`); retryBusy tells a dead holder from a live one.

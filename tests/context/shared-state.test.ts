@@ -16,7 +16,9 @@ import {
   parseRecord,
   sharedState,
 } from "../../config/shared-state";
+import { isLockRace, translate } from "../../context/automation";
 import { withRecord } from "../../context/desired";
+import { StackBusyError, UpdateFailedError } from "../../context/stack";
 import { deadHolder } from "../../context/retry";
 
 describe("shared state: where the desired state lives", () => {
@@ -105,5 +107,36 @@ describe("shared state: a lock left by a killed engine", () => {
     const gone = spawnSync(process.execPath, ["-e", "0"]).pid!;
     expect(deadHolder(line(`not-${os.hostname()}`, gone))).to.equal(undefined);
     expect(deadHolder("the stack is locked by another update")).to.equal(undefined);
+  });
+});
+
+describe("shared state: the engine losing a race for the lock on a bucket", () => {
+  /** A CLI failure as the Automation API makes it (automation/errors.js `createCommandError`). */
+  async function commandError(stderr: string): Promise<Error> {
+    const { createCommandError } = (await import(
+      "@pulumi/pulumi/automation/errors.js"
+    )) as unknown as {
+      createCommandError(r: unknown): Error;
+    };
+    const { CommandResult } = (await import("@pulumi/pulumi/automation/cmd.js")) as unknown as {
+      CommandResult: new (stdout: string, stderr: string, code: number) => unknown;
+    };
+    return createCommandError(new CommandResult("", stderr, 255));
+  }
+
+  it("is the stack being busy: a lock file gone between the engine's list and read (pkg/backend/diy/lock.go)", async () => {
+    const race = await commandError(
+      'error: could not create stack: blob (key ".pulumi/locks/organization/fleet/dev/0e2d.json") (code=NotFound): operation error S3: GetObject, https response error StatusCode: 404',
+    );
+    expect(isLockRace(race)).to.equal(true);
+    expect(translate(race)).to.be.instanceOf(StackBusyError);
+  });
+
+  it("is not any other NotFound", async () => {
+    const other = await commandError(
+      'error: blob (key ".pulumi/stacks/fleet/dev.json") (code=NotFound): the specified key does not exist',
+    );
+    expect(isLockRace(other)).to.equal(false);
+    expect(translate(other)).to.be.instanceOf(UpdateFailedError);
   });
 });

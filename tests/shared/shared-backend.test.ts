@@ -148,62 +148,74 @@ describe("a fleet shared by two clones (Pulumi's engine, S3 backend on SeaweedFS
     expect(names(b)).to.deep.equal(["x1", "x2"]);
   });
 
-  it("K processes on each clone creating and deleting at once lose nothing and orphan nothing; the engine's lock takes turns", async () => {
-    const [a, b] = fresh();
-    const K = 3;
-    const run = (p: FleetProject, ...args: string[]) =>
-      new Promise<{ code: number | null; out: string }>((resolve) => {
-        const child = spawn(process.execPath, [CLI, "-C", p.dir, "--stack", p.stack, ...args], {
-          env: p.env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        started.push(child);
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-        child.on("exit", (code) => resolve({ code, out }));
+  for (const cloud of ["local", "digitalocean"] as const)
+    it(`${cloud}: K processes on each clone creating and deleting at once lose nothing and orphan nothing; the engine's lock takes turns`, async () => {
+      const sim = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-sim-shared-"));
+      const [a, b] = fresh({
+        [SIM_DIR_VAR]: sim,
+        DIGITALOCEAN_TOKEN: "dop_v1_shared",
+        ...(cloud === "local" ? {} : { FLEET_SIM_LATENCY_MS: "200" }),
       });
-    // Each process: create two workers, then delete the second. Run on both clones at once.
-    const jobs: Promise<{ keep: string; code: number | null; out: string }>[] = [];
-    let operations = 0;
-    for (const [c, p] of [a, b].entries())
-      for (let k = 0; k < K; k++) {
-        const keep = `c${c}p${k}-keep`;
-        const drop = `c${c}p${k}-drop`;
-        operations += 2;
-        jobs.push(
-          (async () => {
-            const created = await run(p, "create", keep, drop);
-            if (created.code !== 0) return { keep, ...created };
-            const deleted = await run(p, "delete", drop);
-            return { keep, code: deleted.code, out: created.out + deleted.out };
-          })(),
-        );
-      }
-    const results = await Promise.all(jobs);
-    for (const r of results) expect(r.code, r.out).to.equal(0);
-    const turns = results.filter((r) =>
-      /another clone changed the fleet|locked by another update/.test(r.out),
-    );
+      const K = 3;
+      const run = (p: FleetProject, ...args: string[]) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, [CLI, "-C", p.dir, "--stack", p.stack, ...args], {
+            env: p.env,
+            stdio: ["ignore", "pipe", "pipe"],
+          });
+          started.push(child);
+          let out = "";
+          child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+          child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+          child.on("exit", (code) => resolve({ code, out }));
+        });
+      // Each process: create two workers, then delete the second. Run on both clones at once.
+      const jobs: Promise<{ keep: string; code: number | null; out: string }>[] = [];
+      let operations = 0;
+      for (const [c, p] of [a, b].entries())
+        for (let k = 0; k < K; k++) {
+          const keep = `c${c}p${k}-keep`;
+          const drop = `c${c}p${k}-drop`;
+          operations += 2;
+          jobs.push(
+            (async () => {
+              const created = await run(p, "create", "--cloud", cloud, keep, drop);
+              if (created.code !== 0) return { keep, ...created };
+              const deleted = await run(p, "delete", drop);
+              return { keep, code: deleted.code, out: created.out + deleted.out };
+            })(),
+          );
+        }
+      const results = await Promise.all(jobs);
+      for (const r of results) expect(r.code, r.out).to.equal(0);
+      const turns = results.filter((r) =>
+        /another clone changed the fleet|locked by another update/.test(r.out),
+      );
 
-    const wanted = results.map((r) => r.keep).sort();
-    const listedA = names(a);
-    const listedB = names(b);
-    const running = processes([a, b]);
-    const lost = wanted.filter((n) => !listedA.includes(n) || !running.has(n));
-    const orphaned = [...running.keys()].filter((n) => !listedA.includes(n));
-    const doubled = [...running.values()].filter((pids) => pids.length > 1);
-    console.log(
-      `      shared backend: 2 clones × ${K} processes × 2 operations = ${operations} operations; ` +
-        `${results.length - turns.length} ran without waiting, ${turns.length} waited for the lock or re-read the fleet; ` +
-        `workers lost ${lost.length}, orphaned ${orphaned.length}`,
-    );
-    expect(listedA).to.deep.equal(wanted);
-    expect(listedB).to.deep.equal(wanted);
-    expect(lost, "lost").to.deep.equal([]);
-    expect(orphaned, "orphaned").to.deep.equal([]);
-    expect(doubled, "one process per worker").to.deep.equal([]);
-  });
+      // What exists: the local cloud's processes, or the droplets in the simulated cloud.
+      const existing = new Map<string, number>();
+      if (cloud === "local")
+        for (const [n, pids] of processes([a, b])) existing.set(n, pids.length);
+      else
+        for (const o of await openCloud(sim).list({ type: "digitalocean:index/droplet:Droplet" }))
+          existing.set(String(o.inputs.name), (existing.get(String(o.inputs.name)) ?? 0) + 1);
+      const wanted = results.map((r) => r.keep).sort();
+      const listedA = names(a);
+      const listedB = names(b);
+      const lost = wanted.filter((n) => !listedA.includes(n) || !existing.has(n));
+      const orphaned = [...existing.keys()].filter((n) => !listedA.includes(n));
+      const doubled = [...existing].filter(([, count]) => count > 1);
+      console.log(
+        `      ${cloud}: 2 clones × ${K} processes × 2 operations = ${operations} operations; ` +
+          `${results.length - turns.length} processes ran without waiting, ${turns.length} waited for the lock or re-read the fleet; ` +
+          `workers lost ${lost.length}, orphaned ${orphaned.length}`,
+      );
+      expect(listedA).to.deep.equal(wanted);
+      expect(listedB).to.deep.equal(wanted);
+      expect(lost, "lost").to.deep.equal([]);
+      expect(orphaned, "orphaned").to.deep.equal([]);
+      expect(doubled, "one per worker").to.deep.equal([]);
+    });
 
   it("simulated DigitalOcean: droplets made from either clone stay until one of them deletes them by name", async () => {
     const sim = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-sim-shared-"));
