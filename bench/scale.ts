@@ -16,8 +16,8 @@
  * stops.
  *
  * The engine's per-step checkpoints: with a file backend the engine rewrites the whole
- * checkpoint after every step (O(N) each, O(N²) per update), which at N = 5,000 would take
- * hours per operation. `PULUMI_SKIP_CHECKPOINTS=true` (sdk/go/common/env/env.go
+ * checkpoint after every step (O(N) each, O(N²) per update), which at N = 5,000 would add
+ * about an hour to fleet's create + delete-all alone (fitted at N = 20 and 200). `PULUMI_SKIP_CHECKPOINTS=true` (sdk/go/common/env/env.go
  * `SkipCheckpoints`, read in pkg/backend/journal.go and snapshot.go) makes it save only the
  * final deployment. Each size runs both sides in both modes, except N itself with
  * `--skip-checkpoints` (the default above 1,000 workers), which runs only without checkpoints,
@@ -26,8 +26,9 @@
  * (context/automation.ts `workspaceEnvVars`: the Automation API lays the workspace's envVars
  * over the process environment, automation/cmd.js). The checkpoint share (1 − time without /
  * time with) is measured on both sides at every size run in both modes; its growth between
- * consecutive sizes is counted, not assumed, and a·N + b·N² (a per save, b per resource in the
- * checkpoint per save) is fitted through the two largest such sizes, which at N with
+ * consecutive sizes is counted, not assumed, and a·N + b·N² (create + delete together, two saves
+ * a worker: a fixed per worker, b per worker and resource in the checkpoint those saves rewrite)
+ * is fitted through the two largest such sizes, which at N with
  * `--skip-checkpoints` gives the estimate of what checkpoints would have cost there.
  *
  * Sizes: N/100 (when at least 10; three runs a mode, medians: its small checkpoint costs are
@@ -409,19 +410,23 @@ function parseArgs(argv: string[]): { count: number; skipAtN: boolean; why: stri
         skipAtN: true,
         why:
           `N = ${count} > ${SKIP_ABOVE}: the engine rewrites the whole checkpoint after every step, ` +
-          `O(N²) per update, which would take hours at this N; --with-checkpoints forces it`,
+          `O(N²) per update (at 5,000 about an hour more for fleet create + delete-all alone, by the ` +
+          `fit at 20 and 200); --with-checkpoints forces it`,
       }
     : { count, skipAtN: false, why: `N = ${count} ≤ ${SKIP_ABOVE}` };
 }
 
-/** Checkpoint seconds per update, a·N + b·N² (a: per save, b: per resource per save). */
+/**
+ * Checkpoint seconds of create + delete, a·N + b·N²: a a worker's two saves cost whatever the
+ * size, b per worker and resource in the checkpoint those saves rewrite.
+ */
 interface Fit {
   a: number;
   b: number;
 }
 
 /**
- * Fits a·N + b·N² through (n1, c1) and (n2, c2): the cost per worker-step c/N is a + b·N.
+ * Fits a·N + b·N² through (n1, c1) and (n2, c2): the cost per worker c/N is a + b·N.
  * Undefined when either cost is not positive (lost in noise). A negative b (no growth beyond
  * linear measurable) becomes 0 with a the larger size's cost per step; a negative a, 0 with b
  * through the larger size alone.
@@ -595,9 +600,9 @@ async function main(): Promise<void> {
         `(×${(k * k).toFixed(0)} if O(N²), ×${k.toFixed(0)} if O(N); n/a: no cost measurable at ${g.from})`,
     );
   }
-  // The checkpoint cost per worker-step is a + b·N (a fixed cost per save, and b for each
-  // resource in the whole checkpoint it rewrites), so per update a·N + b·N². Fitted through the
-  // two largest sizes run both ways; wall clock, which is what the estimate at N is in.
+  // The checkpoint cost of a worker's create and delete steps is a + b·N (a fixed cost of the two
+  // saves, and b for each resource in the whole checkpoint they rewrite), so a·N + b·N² in all.
+  // Fitted through the two largest sizes run both ways; wall clock, as the estimate at N is.
   let fits: { fleet?: Fit; bare?: Fit } | undefined;
   if (shares.length >= 2) {
     const [lo, hi] = shares.slice(-2);
@@ -619,7 +624,7 @@ async function main(): Promise<void> {
   if (skipAtN) {
     lines.push(
       `at ${count} the with-checkpoints runs were not made (${why}); the engine rewrites the whole ` +
-        `checkpoint after every step, so each step costs more the more resources there are, and an update N² more`,
+        `checkpoint after every step, so a step's checkpoint costs a + b·N and an update's a·N + b·N²`,
     );
     const without = at(count, false);
     if (fits && without) {
