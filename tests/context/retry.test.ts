@@ -59,21 +59,27 @@ describe("context/retry", () => {
     expect(e.message).to.include("clear it with `pulumi cancel --yes --stack dev`");
   });
 
-  it("stops at once, naming the command that clears it, when the lock's pulumi ran here and is gone", async () => {
-    const gone = spawnSync(process.execPath, ["-e", "0"]).pid!;
+  /** retryBusy against a stack locked by `pid` on this machine: the error and the attempts. */
+  async function lockedBy(pid: number): Promise<{ e: Error; n: number }> {
     let n = 0;
     const e = await rejection(
       retryBusy(
         async () => {
           n++;
           throw new StackBusyError(
-            `the stack is locked by another update (s3://fleet/.pulumi/locks/organization/fleet/dev/1.json: created by me@${os.hostname()} (pid ${gone}) at 2026-12-06T07:00:00Z)`,
+            `the stack is locked by another update (x.json: created by me@${os.hostname()} (pid ${pid}) at 2026-12-06T07:00:00Z)`,
           );
         },
         "dev",
         fast,
       ),
     );
+    return { e, n };
+  }
+
+  it("stops at once, naming the command that clears it, when the lock's pulumi ran here and is gone", async () => {
+    const gone = spawnSync(process.execPath, ["-e", "0"]).pid!;
+    const { e, n } = await lockedBy(gone);
     expect(n, "no retry: waiting cannot help").to.equal(1);
     expect(e.message).to.equal(
       `the stack "dev" is locked by an update that is no longer running (pulumi, pid ${gone} on this machine, since 2026-12-06T07:00:00Z): ` +
@@ -82,19 +88,7 @@ describe("context/retry", () => {
   });
 
   it("keeps waiting while the lock's pulumi still runs", async () => {
-    let n = 0;
-    const e = await rejection(
-      retryBusy(
-        async () => {
-          n++;
-          throw new StackBusyError(
-            `the stack is locked by another update (x.json: created by me@${os.hostname()} (pid ${process.pid}) at 2026-12-06T07:00:00Z)`,
-          );
-        },
-        "dev",
-        fast,
-      ),
-    );
+    const { e, n } = await lockedBy(process.pid);
     expect(n).to.equal(3);
     expect(e.message).to.include(
       `Lock: x.json: created by me@${os.hostname()} (pid ${process.pid})`,
