@@ -53,7 +53,7 @@ import * as digitalocean from "@pulumi/digitalocean";
 import type * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { packageRoot } from "../config/paths";
-import { pathFor } from "../tests/harness/project";
+import { layOutProject, pathFor } from "../tests/harness/project";
 import { type Json, type JsonObject, openCloud } from "../tests/sim/cloud";
 import { SIM_DIR_VAR } from "../tests/sim/faults";
 
@@ -237,17 +237,7 @@ async function runFleet(
 ): Promise<{ run: FleetRun; declared: Declared }> {
   const { dir, env, simDir } = scratch(checkpoints);
   // A fleet project as a person's clone has it: Pulumi.yaml, main, node_modules.
-  const yaml = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml);
-  const main = /^main: (.*)$/m.exec(yaml)?.[1] ?? "index.js";
-  fs.mkdirSync(path.dirname(path.join(dir, main)), { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, main),
-    `module.exports = require(${JSON.stringify(path.join(ROOT, "dist", "index.js"))});\n`,
-  );
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-  const stackDir = path.join(dir, /^stackConfigDir: (.*)$/m.exec(yaml)?.[1] ?? ".");
-  fs.mkdirSync(stackDir, { recursive: true });
+  const stackDir = layOutProject(dir);
   fs.writeFileSync(
     path.join(stackDir, "Pulumi.scale.yaml"),
     "config:\n  fleet:cloud: digitalocean\n",

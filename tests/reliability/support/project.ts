@@ -19,7 +19,9 @@ import { CloudContext, type CloudContextOptions } from "../../../context/cloud-c
 import { entryName, parseWorkerEntries } from "../../../config/fleet-config";
 import { type CloudObject, openCloud } from "../../sim/cloud";
 import { FAULTS_VAR, type LedgerLine, SIM_DIR_VAR, readLedger } from "../../sim/faults";
-import { layOutProject, pathFor } from "../../harness/project";
+import { type CheckpointResource, layOutProject, pathFor } from "../../harness/project";
+
+export type { CheckpointResource };
 import { tempDir } from "./fixtures";
 import { record } from "./stats";
 
@@ -78,14 +80,6 @@ export interface RelProject {
   /** Worker objects in the simulated cloud. */
   cloudWorkers(): Promise<CloudObject[]>;
   ledger(): LedgerLine[];
-}
-
-export interface CheckpointResource {
-  urn: string;
-  type: string;
-  id?: string;
-  custom?: boolean;
-  outputs?: Record<string, unknown>;
 }
 
 export interface Checkpoint {
